@@ -1,0 +1,201 @@
+//! Key administration: create, find, revoke and rotate, with the rules that guard them.
+
+use crate::clock::{self, Timestamp};
+use crate::domain::{Env, Scope, TokenType};
+use crate::store::{KeyRecord, KeyStatus, KeyStore, StoreError};
+use crate::token::{self, Token, TokenError};
+
+/// Result of a key administration call.
+pub type KeyResult<T> = Result<T, KeyError>;
+
+/// Why a key operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The request breaks a rule (scopes, expiry, name); the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// Token generation failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl KeyError {
+    /// A stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyError::Invalid(_) => "invalid_request",
+            KeyError::Token(_) => "internal",
+            KeyError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// What the caller asks for when creating a key.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Owning tenant.
+    pub tenant: String,
+    /// A label for people.
+    pub name: String,
+    /// test or live.
+    pub env: Env,
+    /// Restricted (needs scopes) or unrestricted (takes none).
+    pub token_type: TokenType,
+    /// Scopes for a restricted key.
+    pub scopes: Vec<Scope>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A freshly made key: the clear token, shown once, and the stored record.
+#[derive(Debug)]
+pub struct CreatedKey {
+    /// The token in clear. Show it once, then drop it.
+    pub token: Token,
+    /// The stored record.
+    pub record: KeyRecord,
+}
+
+/// Creates a key after checking the rules: a name, scopes only on restricted keys, an expiry in the
+/// future, and the plan's cap on active keys (checked by the store).
+pub fn create_key(store: &dyn KeyStore, new: NewKey, now: Timestamp) -> KeyResult<CreatedKey> {
+    create_key_replacing(store, new, None, now)
+}
+
+fn create_key_replacing(
+    store: &dyn KeyStore,
+    mut new: NewKey,
+    replacing: Option<&str>,
+    now: Timestamp,
+) -> KeyResult<CreatedKey> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(KeyError::Invalid(
+            "a key needs a name of 1-100 printable characters, e.g. --name \"Claude Desktop\""
+                .into(),
+        ));
+    }
+    match new.token_type {
+        TokenType::Restricted if new.scopes.is_empty() => {
+            return Err(KeyError::Invalid(format!(
+                "a restricted key needs at least one --scope (valid scopes: {}), or use --type unrestricted",
+                Scope::valid_list()
+            )));
+        }
+        TokenType::Unrestricted if !new.scopes.is_empty() => {
+            return Err(KeyError::Invalid(
+                "an unrestricted key holds every scope: drop --scope, or use --type restricted"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(at) = new.expires_at
+        && at <= now
+    {
+        return Err(KeyError::Invalid(format!(
+            "expiry {} is in the past: choose a later time",
+            clock::format(at)
+        )));
+    }
+    new.scopes.sort();
+    new.scopes.dedup();
+    let token = Token::generate(new.env)?;
+    let record = KeyRecord {
+        id: format!("key_{}", token::random_base62(16)?),
+        tenant: new.tenant,
+        name: name.to_owned(),
+        env: new.env,
+        token_type: new.token_type,
+        scopes: new.scopes,
+        prefix: token.display_prefix().to_owned(),
+        created_at: now,
+        expires_at: new.expires_at,
+        revoked_at: None,
+        rotated_to: None,
+        last_used_at: None,
+    };
+    store.insert_key(&record, &token.hash(), replacing, now)?;
+    Ok(CreatedKey { token, record })
+}
+
+/// Finds a key by its id (`key_…`) or its display prefix (with or without `dw_<env>_`).
+pub fn find_key(store: &dyn KeyStore, id_or_prefix: &str) -> KeyResult<KeyRecord> {
+    let wanted = id_or_prefix.trim().trim_end_matches('…');
+    if let Some(key) = store.key(wanted)? {
+        return Ok(key);
+    }
+    let prefix = ["dw_live_", "dw_test_"]
+        .iter()
+        .find_map(|p| wanted.strip_prefix(p))
+        .unwrap_or(wanted);
+    if prefix.is_empty() {
+        return Err(StoreError::UnknownKey(id_or_prefix.to_owned()).into());
+    }
+    let mut matches = store.keys(None)?.into_iter().filter(|k| k.prefix == prefix);
+    match (matches.next(), matches.next()) {
+        (Some(key), None) => Ok(key),
+        (Some(_), Some(_)) => Err(StoreError::AmbiguousKey(id_or_prefix.to_owned()).into()),
+        _ => Err(StoreError::UnknownKey(id_or_prefix.to_owned()).into()),
+    }
+}
+
+/// Revokes a key now. Final and immediate: the next authentication fails.
+pub fn revoke_key(
+    store: &dyn KeyStore,
+    id_or_prefix: &str,
+    now: Timestamp,
+) -> KeyResult<KeyRecord> {
+    let key = find_key(store, id_or_prefix)?;
+    Ok(store.revoke_key(&key.id, now)?)
+}
+
+/// A rotation's outcome: the new key (shown once) and the old key as it now stands.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The replacement.
+    pub new: CreatedKey,
+    /// The old key, now ending at `now + grace`.
+    pub old: KeyRecord,
+}
+
+/// Rotates a key: a new key with the same tenant, name, env, type and scopes, while the old one
+/// lives on for `grace` seconds (0 ends it now). The new key gets the old one's lifetime from now;
+/// the old key does not count against the cap.
+pub fn rotate_key(
+    store: &dyn KeyStore,
+    id_or_prefix: &str,
+    grace_secs: i64,
+    now: Timestamp,
+) -> KeyResult<Rotation> {
+    let old = find_key(store, id_or_prefix)?;
+    match old.status(now) {
+        KeyStatus::Active => {}
+        status => {
+            return Err(KeyError::Invalid(format!(
+                "key {} is {}: rotation needs an active key; create a new one with `docward key create`",
+                old.id,
+                status.as_str()
+            )));
+        }
+    }
+    let new = create_key_replacing(
+        store,
+        NewKey {
+            tenant: old.tenant.clone(),
+            name: old.name.clone(),
+            env: old.env,
+            token_type: old.token_type,
+            scopes: old.scopes.clone(),
+            // The new key gets the old key's lifetime, counted from now.
+            expires_at: old.expires_at.map(|at| now + (at - old.created_at).max(1)),
+        },
+        Some(&old.id),
+        now,
+    )?;
+    let old = store.retire_key(&old.id, now + grace_secs.max(0), &new.record.id)?;
+    Ok(Rotation { new, old })
+}

@@ -1,0 +1,19 @@
+//! docward: a self-hosted MCP server that gives AI assistants documentation search over a
+//! tenant's repositories, behind API keys that are shown once, stored hashed, scoped, expiring
+//! and revocable.
+//!
+//! Data flows one way: transport → auth gate ([`auth::authenticate`], scope, quota) → tool → docs.
+//! The modules, from the bottom up:
+//! - [`domain`]: environments, token types, scopes, plans;
+//! - [`clock`]: timestamps, durations, UTC days;
+//! - [`token`]: the token format, its checksum and its hash;
+//! - [`store`]: the key store behind the narrow [`store::KeyStore`] trait;
+//! - [`auth`]: the one door from a presented token to a [`auth::Principal`];
+//! - [`keys`]: key administration rules (create, revoke, rotate).
+
+pub mod auth;
+pub mod clock;
+pub mod domain;
+pub mod keys;
+pub mod store;
+pub mod token;

@@ -1,0 +1,89 @@
+//! Errors of the key store.
+
+use std::path::PathBuf;
+
+use crate::domain::Plan;
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What can go wrong in the key store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory path exists but is not a directory.
+    #[error("data dir {0} is a file, not a directory: pass --data-dir with a directory")]
+    NotADirectory(PathBuf),
+    /// Another process holds the store open.
+    #[error(
+        "the store in {0} is in use by another docward process; stop it or use another --data-dir"
+    )]
+    Locked(PathBuf),
+    /// The store was written by a newer release.
+    #[error(
+        "the store in {path} has schema version {found}, newer than this docward supports ({supported}); upgrade docward"
+    )]
+    NewerSchema {
+        /// Where the store lives.
+        path: PathBuf,
+        /// Version found on disk.
+        found: u32,
+        /// Highest version this build reads.
+        supported: u32,
+    },
+    /// A record could not be decoded.
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+    /// The embedded database failed.
+    #[error("store I/O error: {0}")]
+    Db(#[from] sled::Error),
+    /// Creating a tenant whose name is taken.
+    #[error("tenant '{0}' already exists")]
+    TenantExists(String),
+    /// No tenant of that name.
+    #[error("no tenant named '{name}'{hint}")]
+    UnknownTenant {
+        /// The name asked for.
+        name: String,
+        /// A hint listing the known tenants, or how to create one.
+        hint: String,
+    },
+    /// No key with that id or prefix.
+    #[error("no key with id or prefix '{0}': see `docward key list`")]
+    UnknownKey(String),
+    /// A prefix that matches several keys.
+    #[error("'{0}' matches several keys: use the key id from `docward key list`")]
+    AmbiguousKey(String),
+    /// The tenant's plan allows no more active keys.
+    #[error(
+        "tenant '{tenant}' is on the {plan} plan, which allows {cap} active keys; revoke one (`docward key revoke ID`) or raise the cap"
+    )]
+    KeyCapReached {
+        /// The tenant.
+        tenant: String,
+        /// Its plan.
+        plan: Plan,
+        /// The cap in force.
+        cap: u64,
+    },
+    /// Revoking or rotating a key that is already revoked.
+    #[error("key {0} is already revoked")]
+    AlreadyRevoked(String),
+}
+
+impl StoreError {
+    /// A stable snake_case code for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotADirectory(_) => "data_dir_not_a_directory",
+            StoreError::Locked(_) => "store_locked",
+            StoreError::NewerSchema { .. } => "store_too_new",
+            StoreError::Corrupt(_) | StoreError::Db(_) => "internal",
+            StoreError::TenantExists(_) => "tenant_exists",
+            StoreError::UnknownTenant { .. } => "unknown_tenant",
+            StoreError::UnknownKey(_) => "unknown_key",
+            StoreError::AmbiguousKey(_) => "ambiguous_key",
+            StoreError::KeyCapReached { .. } => "key_cap_reached",
+            StoreError::AlreadyRevoked(_) => "key_revoked",
+        }
+    }
+}

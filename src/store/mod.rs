@@ -1,0 +1,76 @@
+//! The key store: tenants, keys, usage and quotas.
+//!
+//! Everything above this module sees only the [`KeyStore`] trait, so that a later transport can serve
+//! the same interface from another process (sled lets only one process open a database). The one
+//! implementation today is [`SledStore`], an embedded sled database with typed trees:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `schema_version` | u32 BE |
+//! | `tenants` | tenant name | [`TenantRecord`] |
+//! | `keys` | key id | [`KeyRecord`] |
+//! | `key_by_hash` | blake3(token), 32 bytes | key id |
+//! | `last_used` | key id | i64 BE |
+//! | `quota` | tenant 0x00 day (u32 BE) | live calls, u64 BE |
+//! | `usage` | tenant 0x00 day (u32 BE) key id | calls, u64 BE |
+//!
+//! Values are a version byte followed by JSON. No token is ever stored, only its hash.
+
+mod error;
+mod records;
+mod sled_store;
+
+pub use error::{StoreError, StoreResult};
+pub use records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow};
+pub use sled_store::{SCHEMA_VERSION, SledStore};
+
+use crate::clock::Timestamp;
+use crate::domain::Env;
+use crate::token::TokenHash;
+
+/// The narrow interface every other module uses to reach tenants, keys and counters.
+pub trait KeyStore: Send + Sync {
+    /// Creates a tenant; fails if the name is taken.
+    fn create_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
+    /// A tenant by name.
+    fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>>;
+    /// All tenants, sorted by name.
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    /// Stores a new key under its token hash, enforcing the tenant's cap on active keys.
+    /// `replacing` names a key that this one replaces (rotation) and that does not count.
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        hash: &TokenHash,
+        replacing: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// A key by id.
+    fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>>;
+    /// A key by the hash of its token: the lookup behind every authentication.
+    fn key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<KeyRecord>>;
+    /// All keys, or one tenant's, oldest first.
+    fn keys(&self, tenant: Option<&str>) -> StoreResult<Vec<KeyRecord>>;
+    /// Revokes a key at `at`. Final.
+    fn revoke_key(&self, id: &str, at: Timestamp) -> StoreResult<KeyRecord>;
+    /// Ends a rotated key: it expires at `at` (or keeps an earlier expiry) and points to its successor.
+    fn retire_key(&self, id: &str, at: Timestamp, successor: &str) -> StoreResult<KeyRecord>;
+    /// Records a use of the key, writing at most once a second per key.
+    fn touch_key(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+    /// Counts one `tools/call` of a key on a UTC day. Live calls count against `limit` per tenant
+    /// and are refused once it is reached; test calls are recorded for usage but never refused.
+    fn charge(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        env: Env,
+        day: u32,
+        limit: Option<u64>,
+    ) -> StoreResult<Charge>;
+    /// Live calls a tenant has made on a UTC day.
+    fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64>;
+    /// Usage rows, per key per day, for one tenant or all.
+    fn usage(&self, tenant: Option<&str>) -> StoreResult<Vec<UsageRow>>;
+    /// Makes every write so far durable.
+    fn flush(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,239 @@
+//! Typed records kept in the store, and their on-disk encoding.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::error::{StoreError, StoreResult};
+use crate::clock::Timestamp;
+use crate::domain::{Env, Plan, Scope, TokenType};
+
+/// Encoding version written before every value.
+const VALUE_VERSION: u8 = 1;
+
+/// A tenant: the owner of keys and repos, and the unit of billing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Unique, path-safe name.
+    pub name: String,
+    /// The plan.
+    pub plan: Plan,
+    /// Overrides the plan's daily request limit.
+    pub daily_limit: Option<u64>,
+    /// Overrides the plan's cap on active keys.
+    pub max_keys: Option<u64>,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl TenantRecord {
+    /// The daily live-request limit in force (`None`: unlimited).
+    pub fn effective_daily_limit(&self) -> Option<u64> {
+        self.daily_limit.or(self.plan.default_daily_limit())
+    }
+
+    /// The active-key cap in force (`None`: unlimited).
+    pub fn effective_max_keys(&self) -> Option<u64> {
+        self.max_keys.or(self.plan.default_max_keys())
+    }
+}
+
+/// Whether a key can be used now. Derived from the record and the clock, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// The lowercase name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// An API key as stored: everything but the token, which is kept only as a hash elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Stable id, `key_` and 16 base62 characters.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// A label chosen by the owner ("Production Claude Desktop").
+    pub name: String,
+    /// Environment the key works in.
+    pub env: Env,
+    /// Restricted or unrestricted.
+    pub token_type: TokenType,
+    /// Scopes of a restricted key (empty for unrestricted keys, which hold all).
+    pub scopes: Vec<Scope>,
+    /// First characters of the secret, safe to show.
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// The id of the key that replaced this one in a rotation.
+    #[serde(default)]
+    pub rotated_to: Option<String>,
+    /// When it last authenticated (kept in its own tree; filled in on read).
+    #[serde(default, skip_serializing)]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl KeyRecord {
+    /// Status at `now`. Expiry is inclusive: a key is expired at its `expires_at` second.
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        if self.revoked_at.is_some_and(|at| at <= now) {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// Whether the key holds `scope`.
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.token_type == TokenType::Unrestricted || self.scopes.contains(&scope)
+    }
+
+    /// The scopes the key holds, expanded for unrestricted keys.
+    pub fn effective_scopes(&self) -> Vec<Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| self.has_scope(*s))
+            .collect()
+    }
+
+    /// How the key is shown in listings and logs: `dw_live_AbCd1234…`.
+    pub fn display(&self) -> String {
+        format!("dw_{}_{}…", self.env, self.prefix)
+    }
+}
+
+/// One row of the usage report: calls by one key on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Key id.
+    pub key_id: String,
+    /// Day as `YYYYMMDD`.
+    pub day: u32,
+    /// Number of `tools/call` requests.
+    pub calls: u64,
+}
+
+/// The outcome of charging one request against the daily quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charge {
+    /// Counted; `used` includes this request.
+    Allowed {
+        /// Requests used today, this one included.
+        used: u64,
+        /// Daily limit, if any.
+        limit: Option<u64>,
+    },
+    /// Refused: the tenant has used its daily limit.
+    Refused {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Encodes a record as a version byte followed by JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    let mut out = vec![VALUE_VERSION];
+    serde_json::to_writer(&mut out, value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decodes a record written by [`encode`].
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> StoreResult<T> {
+    match bytes.split_first() {
+        Some((&VALUE_VERSION, body)) => {
+            serde_json::from_slice(body).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!(
+            "{what}: unknown value version {v}"
+        ))),
+        None => Err(StoreError::Corrupt(format!("{what}: empty value"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(expires_at: Option<i64>, revoked_at: Option<i64>) -> KeyRecord {
+        KeyRecord {
+            id: "key_x".into(),
+            tenant: "acme".into(),
+            name: "n".into(),
+            env: Env::Live,
+            token_type: TokenType::Restricted,
+            scopes: vec![Scope::McpSearch],
+            prefix: "AbCd1234".into(),
+            created_at: 0,
+            expires_at,
+            revoked_at,
+            rotated_to: None,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn status_at_the_edges_of_expiry() {
+        let k = key(Some(100), None);
+        assert_eq!(k.status(99), KeyStatus::Active);
+        assert_eq!(k.status(100), KeyStatus::Expired);
+        assert_eq!(k.status(101), KeyStatus::Expired);
+        assert_eq!(key(None, None).status(i64::MAX), KeyStatus::Active);
+    }
+
+    #[test]
+    fn revocation_wins_over_expiry() {
+        let k = key(Some(100), Some(50));
+        assert_eq!(k.status(49), KeyStatus::Active);
+        assert_eq!(k.status(50), KeyStatus::Revoked);
+        assert_eq!(k.status(200), KeyStatus::Revoked);
+    }
+
+    #[test]
+    fn unrestricted_keys_hold_every_scope() {
+        let mut k = key(None, None);
+        assert!(k.has_scope(Scope::McpSearch));
+        assert!(!k.has_scope(Scope::McpGetDoc));
+        k.token_type = TokenType::Unrestricted;
+        k.scopes.clear();
+        assert_eq!(k.effective_scopes(), Scope::ALL.to_vec());
+    }
+
+    #[test]
+    fn encoding_is_versioned() {
+        let k = key(Some(1), None);
+        let bytes = encode(&k).unwrap();
+        assert_eq!(bytes[0], VALUE_VERSION);
+        assert_eq!(decode::<KeyRecord>(&bytes, "key").unwrap(), k);
+        let mut future = bytes.clone();
+        future[0] = 9;
+        assert!(matches!(
+            decode::<KeyRecord>(&future, "key"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode::<KeyRecord>(&[], "key"),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

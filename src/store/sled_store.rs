@@ -1,0 +1,411 @@
+//! [`KeyStore`] on an embedded sled database.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::KeyStore;
+use super::error::{StoreError, StoreResult};
+use super::records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow, decode, encode};
+use crate::clock::Timestamp;
+use crate::domain::Env;
+use crate::token::TokenHash;
+
+/// The store layout this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The key store in `<data dir>/store`, a sled database.
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    tenants: sled::Tree,
+    keys: sled::Tree,
+    key_by_hash: sled::Tree,
+    last_used: sled::Tree,
+    quota: sled::Tree,
+    usage: sled::Tree,
+    /// Serialises key creation so that the active-key cap cannot be raced past.
+    key_writes: Mutex<()>,
+    /// Last `last_used` second written per key, to write at most once a second.
+    touched: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store inside `data_dir`.
+    pub fn open(data_dir: &Path) -> StoreResult<SledStore> {
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(StoreError::NotADirectory(data_dir.to_path_buf()));
+        }
+        if !data_dir.exists() {
+            std::fs::create_dir_all(data_dir).map_err(|e| io_error(data_dir, e))?;
+            restrict_permissions(data_dir);
+        }
+        let path = data_dir.join("store");
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(path.clone()),
+                other => StoreError::Db(other),
+            })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = u32::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("schema_version".into()))?,
+                );
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path,
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+        }
+        Ok(SledStore {
+            tenants: db.open_tree("tenants")?,
+            keys: db.open_tree("keys")?,
+            key_by_hash: db.open_tree("key_by_hash")?,
+            last_used: db.open_tree("last_used")?,
+            quota: db.open_tree("quota")?,
+            usage: db.open_tree("usage")?,
+            key_writes: Mutex::new(()),
+            touched: Mutex::new(HashMap::new()),
+            path,
+            db,
+        })
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_last_used(&self, mut key: KeyRecord) -> StoreResult<KeyRecord> {
+        key.last_used_at = self.last_used.get(&key.id)?.and_then(|v| read_i64(&v));
+        Ok(key)
+    }
+
+    fn load_key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
+        match self.keys.get(id)? {
+            Some(bytes) => Ok(Some(self.with_last_used(decode(&bytes, "key")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn update_key(
+        &self,
+        id: &str,
+        change: impl Fn(&mut KeyRecord) -> StoreResult<()>,
+    ) -> StoreResult<KeyRecord> {
+        let _guard = self.key_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut key: KeyRecord = match self.keys.get(id)? {
+            Some(bytes) => decode(&bytes, "key")?,
+            None => return Err(StoreError::UnknownKey(id.to_owned())),
+        };
+        change(&mut key)?;
+        self.keys.insert(id, encode(&key)?)?;
+        self.db.flush()?;
+        self.with_last_used(key)
+    }
+
+    fn unknown_tenant(&self, name: &str) -> StoreError {
+        let known: Vec<String> = self
+            .tenants()
+            .map(|ts| ts.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default();
+        let hint = if known.is_empty() {
+            "; create one with `docward tenant create NAME`".to_owned()
+        } else {
+            format!("; known tenants: {}", known.join(", "))
+        };
+        StoreError::UnknownTenant {
+            name: name.to_owned(),
+            hint,
+        }
+    }
+}
+
+impl KeyStore for SledStore {
+    fn create_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        let created = self.tenants.compare_and_swap(
+            tenant.name.as_bytes(),
+            None as Option<&[u8]>,
+            Some(encode(tenant)?),
+        )?;
+        if created.is_err() {
+            return Err(StoreError::TenantExists(tenant.name.clone()));
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>> {
+        self.tenants
+            .get(name)?
+            .map(|bytes| decode(&bytes, "tenant"))
+            .transpose()
+    }
+
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        self.tenants
+            .iter()
+            .values()
+            .map(|v| decode(&v?, "tenant"))
+            .collect()
+    }
+
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        hash: &TokenHash,
+        replacing: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let _guard = self.key_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let tenant = self
+            .tenant(&key.tenant)?
+            .ok_or_else(|| self.unknown_tenant(&key.tenant))?;
+        if let Some(cap) = tenant.effective_max_keys() {
+            let active = self
+                .keys(Some(&key.tenant))?
+                .iter()
+                .filter(|k| k.status(now) == KeyStatus::Active && Some(k.id.as_str()) != replacing)
+                .count() as u64;
+            if active >= cap {
+                return Err(StoreError::KeyCapReached {
+                    tenant: tenant.name,
+                    plan: tenant.plan,
+                    cap,
+                });
+            }
+        }
+        let record = encode(key)?;
+        (&self.keys, &self.key_by_hash)
+            .transaction(|(keys, by_hash)| {
+                if by_hash.get(hash.0)?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+                keys.insert(key.id.as_bytes(), record.clone())?;
+                by_hash.insert(&hash.0, key.id.as_bytes())?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(()) => {
+                    StoreError::Corrupt("token hash collision: generate the key again".into())
+                }
+                TransactionError::Storage(s) => StoreError::Db(s),
+            })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
+        self.load_key(id)
+    }
+
+    fn key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<KeyRecord>> {
+        match self.key_by_hash.get(hash.0)? {
+            Some(id) => {
+                let id = std::str::from_utf8(&id)
+                    .map_err(|_| StoreError::Corrupt("key_by_hash: id is not UTF-8".into()))?;
+                self.load_key(id)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn keys(&self, tenant: Option<&str>) -> StoreResult<Vec<KeyRecord>> {
+        let mut out = Vec::new();
+        for value in self.keys.iter().values() {
+            let key: KeyRecord = decode(&value?, "key")?;
+            if tenant.is_none_or(|t| t == key.tenant) {
+                out.push(self.with_last_used(key)?);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    fn revoke_key(&self, id: &str, at: Timestamp) -> StoreResult<KeyRecord> {
+        self.update_key(id, |key| {
+            if key.revoked_at.is_some() {
+                return Err(StoreError::AlreadyRevoked(key.id.clone()));
+            }
+            key.revoked_at = Some(at);
+            Ok(())
+        })
+    }
+
+    fn retire_key(&self, id: &str, at: Timestamp, successor: &str) -> StoreResult<KeyRecord> {
+        self.update_key(id, |key| {
+            if key.revoked_at.is_some() {
+                return Err(StoreError::AlreadyRevoked(key.id.clone()));
+            }
+            key.expires_at = Some(key.expires_at.map_or(at, |e| e.min(at)));
+            key.rotated_to = Some(successor.to_owned());
+            Ok(())
+        })
+    }
+
+    fn touch_key(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            match touched.get_mut(id) {
+                Some(last) if *last >= at => return Ok(()),
+                Some(last) => *last = at,
+                None => {
+                    touched.insert(id.to_owned(), at);
+                }
+            }
+        }
+        self.last_used.insert(id, &at.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn charge(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        env: Env,
+        day: u32,
+        limit: Option<u64>,
+    ) -> StoreResult<Charge> {
+        let mut charge = Charge::Allowed { used: 0, limit };
+        if env == Env::Live {
+            let quota_key = day_key(tenant, day);
+            let mut outcome = charge;
+            self.quota.update_and_fetch(&quota_key, |old| {
+                let used = old.and_then(read_u64).unwrap_or(0);
+                match limit {
+                    Some(limit) if used >= limit => {
+                        outcome = Charge::Refused { limit };
+                        old.map(<[u8]>::to_vec)
+                    }
+                    _ => {
+                        outcome = Charge::Allowed {
+                            used: used + 1,
+                            limit,
+                        };
+                        Some((used + 1).to_be_bytes().to_vec())
+                    }
+                }
+            })?;
+            charge = outcome;
+        }
+        if let Charge::Allowed { .. } = charge {
+            let mut usage_key = day_key(tenant, day);
+            usage_key.extend_from_slice(key_id.as_bytes());
+            self.usage.update_and_fetch(&usage_key, |old| {
+                let calls = old.and_then(read_u64).unwrap_or(0) + 1;
+                Some(calls.to_be_bytes().to_vec())
+            })?;
+        }
+        Ok(charge)
+    }
+
+    fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64> {
+        Ok(self
+            .quota
+            .get(day_key(tenant, day))?
+            .and_then(|v| read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    fn usage(&self, tenant: Option<&str>) -> StoreResult<Vec<UsageRow>> {
+        let prefix = tenant.map(|t| {
+            let mut p = t.as_bytes().to_vec();
+            p.push(0);
+            p
+        });
+        let iter = match &prefix {
+            Some(p) => self.usage.scan_prefix(p),
+            None => self.usage.iter(),
+        };
+        let mut rows = Vec::new();
+        for entry in iter {
+            let (key, value) = entry?;
+            rows.push(parse_usage_row(&key, &value)?);
+        }
+        Ok(rows)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+    }
+}
+
+fn day_key(tenant: &str, day: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tenant.len() + 5);
+    key.extend_from_slice(tenant.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+fn parse_usage_row(key: &[u8], value: &[u8]) -> StoreResult<UsageRow> {
+    let corrupt = || StoreError::Corrupt("usage: malformed entry".into());
+    let zero = key.iter().position(|&b| b == 0).ok_or_else(corrupt)?;
+    let (tenant, rest) = (&key[..zero], &key[zero + 1..]);
+    if rest.len() < 4 {
+        return Err(corrupt());
+    }
+    let (day, key_id) = rest.split_at(4);
+    Ok(UsageRow {
+        tenant: String::from_utf8(tenant.to_vec()).map_err(|_| corrupt())?,
+        key_id: String::from_utf8(key_id.to_vec()).map_err(|_| corrupt())?,
+        day: u32::from_be_bytes(day.try_into().map_err(|_| corrupt())?),
+        calls: read_u64(value).ok_or_else(corrupt)?,
+    })
+}
+
+fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn read_i64(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn is_lock_error(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::WouldBlock || err.to_string().contains("lock")
+}
+
+fn io_error(path: &Path, err: std::io::Error) -> StoreError {
+    if err.kind() == std::io::ErrorKind::AlreadyExists
+        || err.kind() == std::io::ErrorKind::NotADirectory
+    {
+        StoreError::NotADirectory(path.to_path_buf())
+    } else {
+        StoreError::Db(sled::Error::Io(std::io::Error::new(
+            err.kind(),
+            format!("{}: {err}", path.display()),
+        )))
+    }
+}
+
+/// Keeps the data dir private to its owner: it holds key hashes and usage.
+fn restrict_permissions(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+}
