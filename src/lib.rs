@@ -13,7 +13,12 @@
 
 pub mod auth;
 pub mod clock;
+pub mod docs;
 pub mod domain;
+pub mod gate;
 pub mod keys;
+pub mod libraries;
+pub mod quota;
+pub mod server;
 pub mod store;
 pub mod token;

@@ -1,11 +1,17 @@
 //! Command-line interface: clap definitions and dispatch. Nothing below this module sees clap.
 
+mod config;
 mod key;
 mod output;
+mod quickstart;
+mod repo;
+mod serve;
 mod tenant;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -32,6 +38,17 @@ enum Command {
     /// Create, list, show, revoke, rotate and verify API keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Index folders of docs, list, sync and remove them
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
+    /// Run the MCP server
+    Serve(serve::ServeArgs),
+    /// Tool calls per key per day, and today's quota per tenant
+    Usage(usage::UsageArgs),
+    /// Print the configuration snippet for an MCP client
+    Config(config::ConfigArgs),
+    /// Set up a demo tenant, index the bundled docs and answer a search through MCP
+    Quickstart(quickstart::QuickstartArgs),
 }
 
 /// Runs a parsed command line.
@@ -40,10 +57,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
+    init_logging(matches!(cli.command, Command::Serve(_)));
     match cli.command {
         Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?),
         Command::Key(cmd) => key::run(cmd, &open_store(&data_dir)?),
+        Command::Repo(cmd) => repo::run(cmd, &open_store(&data_dir)?, &data_dir),
+        Command::Serve(args) => serve::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
+        Command::Usage(args) => usage::run(args, &open_store(&data_dir)?),
+        Command::Config(args) => config::run(args, &data_dir),
+        Command::Quickstart(args) => quickstart::run(args, &data_dir),
     }
+}
+
+/// Logs go to stderr, never stdout (in stdio mode stdout is the protocol), without colours.
+/// `DOCWARD_LOG` (e.g. `debug`) overrides the level: info for the server, warnings otherwise.
+fn init_logging(serving: bool) {
+    let default = if serving {
+        "docward=info"
+    } else {
+        "docward=warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DOCWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn default_data_dir() -> Result<PathBuf> {

@@ -1,0 +1,255 @@
+//! `docward repo ...`: index folders of docs for a tenant and environment.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use docward::clock;
+use docward::docs::{self, Library, Progress, RepoInfo, SyncReport};
+use docward::domain::Env;
+use docward::libraries::library_dir;
+use docward::store::KeyStore;
+
+use super::output::{print_json, print_table};
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Index a folder of docs as a new repo
+    Add {
+        /// The folder to index (.md, .mdx, .markdown, .txt, .rst, README.*)
+        path: PathBuf,
+        /// Owning tenant
+        #[arg(long)]
+        tenant: String,
+        /// Environment whose keys may read it
+        #[arg(long)]
+        env: Env,
+        /// Repo name [default: the folder's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List repos
+    List {
+        /// Only this tenant's repos
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this environment's repos
+        #[arg(long)]
+        env: Option<Env>,
+        /// Print a JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-index what was added, changed or deleted since the last index
+    Sync {
+        /// Repo name
+        name: String,
+        /// Owning tenant
+        #[arg(long)]
+        tenant: String,
+        /// Environment
+        #[arg(long)]
+        env: Env,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a repo and its index
+    Remove {
+        /// Repo name
+        name: String,
+        /// Owning tenant
+        #[arg(long)]
+        tenant: String,
+        /// Environment
+        #[arg(long)]
+        env: Env,
+    },
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} indexing [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Bar(Some(bar))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total_files: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total_files);
+        }
+    }
+    fn advance(&self, path: &str) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+            bar.set_message(path.to_owned());
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RepoRow {
+    tenant: String,
+    env: Env,
+    #[serde(flatten)]
+    info: RepoInfo,
+    indexed: String,
+}
+
+pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<ExitCode> {
+    match cmd {
+        RepoCommand::Add {
+            path,
+            tenant,
+            env,
+            name,
+            json,
+        } => {
+            require_tenant(store, &tenant)?;
+            let name = match name {
+                Some(n) => n,
+                None => docs::default_repo_name(&path)?,
+            };
+            let library = open_library(data_dir, &tenant, env)?;
+            let report = library.add_repo(&name, &path, &Bar::new())?;
+            finish_report(&report, &tenant, env, json)
+        }
+        RepoCommand::Sync {
+            name,
+            tenant,
+            env,
+            json,
+        } => {
+            require_tenant(store, &tenant)?;
+            let library = open_library(data_dir, &tenant, env)?;
+            let report = library.sync_repo(&name, &Bar::new())?;
+            finish_report(&report, &tenant, env, json)
+        }
+        RepoCommand::Remove { name, tenant, env } => {
+            require_tenant(store, &tenant)?;
+            let info = open_library(data_dir, &tenant, env)?.remove_repo(&name)?;
+            println!(
+                "Removed repo '{}' ({} documents) from tenant '{tenant}' ({env}).",
+                info.name, info.documents
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::List { tenant, env, json } => {
+            if let Some(t) = &tenant {
+                require_tenant(store, t)?;
+            }
+            let mut rows = Vec::new();
+            for t in store.tenants()? {
+                if tenant.as_ref().is_some_and(|wanted| *wanted != t.name) {
+                    continue;
+                }
+                for e in [Env::Test, Env::Live] {
+                    let dir = library_dir(data_dir, &t.name, e);
+                    if env.is_some_and(|wanted| wanted != e) || !dir.is_dir() {
+                        continue;
+                    }
+                    for info in Library::open(&dir)?.repos()? {
+                        rows.push(RepoRow {
+                            tenant: t.name.clone(),
+                            env: e,
+                            indexed: clock::format(info.indexed_at),
+                            info,
+                        });
+                    }
+                }
+            }
+            if json {
+                print_json(&rows)?;
+            } else if rows.is_empty() {
+                eprintln!(
+                    "No repos yet: index a folder with `docward repo add PATH --tenant NAME --env test`"
+                );
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.info.name.clone(),
+                            r.tenant.clone(),
+                            r.env.to_string(),
+                            r.info.documents.to_string(),
+                            r.info.sections.to_string(),
+                            clock::format_short(r.info.indexed_at),
+                            r.info.source.display().to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "NAME", "TENANT", "ENV", "DOCS", "SECTIONS", "INDEXED", "SOURCE",
+                    ],
+                    &table,
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {
+    if store.tenant(tenant)?.is_none() {
+        bail!("no tenant named '{tenant}': create it with `docward tenant create {tenant}`");
+    }
+    Ok(())
+}
+
+fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Library> {
+    let dir = library_dir(data_dir, tenant, env);
+    Library::open(&dir)
+        .with_context(|| format!("could not open the docs library in {}", dir.display()))
+}
+
+fn finish_report(report: &SyncReport, tenant: &str, env: Env, json: bool) -> Result<ExitCode> {
+    for skipped in &report.skipped {
+        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
+    if json {
+        print_json(report)?;
+    } else {
+        println!(
+            "Indexed repo '{}' for tenant '{tenant}' ({env}): {} documents, {} sections ({} added, {} changed, {} removed, {} unchanged, {} skipped) in {:.2} s",
+            report.repo,
+            report.documents,
+            report.sections,
+            report.added,
+            report.changed,
+            report.removed,
+            report.unchanged,
+            report.skipped.len(),
+            report.elapsed_ms as f64 / 1000.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,202 @@
+//! Writing a repo's files into the index: the writer lock, per-file change detection,
+//! turning parsed documents into section documents, in parallel over files.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tantivy::directory::error::LockError;
+use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError, Term};
+
+use super::error::{DocsError, Result};
+use super::ingest::{self, SourceFile};
+use super::manifest::FileEntry;
+use super::parse::parse_document;
+use super::schema::{self, DocFields};
+use super::types::{Progress, Skipped};
+
+/// Indexing threads of the writer.
+const WRITER_THREADS: usize = 2;
+/// Overall writer memory budget.
+const WRITER_BUDGET: usize = 100_000_000;
+/// Threads reading and parsing files.
+const PARSE_THREADS: usize = 2;
+
+/// Takes the index writer lock, or `DocsError::Locked` if another writer holds it.
+pub fn writer(index: &Index) -> Result<IndexWriter> {
+    match index.writer_with_num_threads(WRITER_THREADS, WRITER_BUDGET) {
+        Ok(w) => Ok(w),
+        Err(TantivyError::LockFailure(LockError::LockBusy, _)) => Err(DocsError::Locked),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+enum Outcome {
+    Added(FileEntry),
+    Changed(FileEntry),
+    Unchanged,
+    Skipped(String),
+}
+
+/// Counts and the new file table after processing a repo's files.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// New files table (indexed files only).
+    pub files: BTreeMap<String, FileEntry>,
+    /// Files indexed for the first time.
+    pub added: u64,
+    /// Files re-indexed.
+    pub changed: u64,
+    /// Files whose documents were deleted.
+    pub removed: u64,
+    /// Files left alone.
+    pub unchanged: u64,
+    /// Files not indexed, with reasons.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Brings the index in line with `files` for `repo`, given what was indexed before
+/// (`old`): adds new files, re-indexes changed ones, deletes vanished or now-skipped ones.
+/// Does not commit.
+pub fn apply(
+    writer: &IndexWriter,
+    fields: &DocFields,
+    repo: &str,
+    files: &[SourceFile],
+    old: &BTreeMap<String, FileEntry>,
+    progress: &dyn Progress,
+) -> Result<Applied> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let first_error: Mutex<Option<DocsError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..PARSE_THREADS {
+            scope.spawn(|| {
+                let mut local = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    match process(writer, fields, repo, file, old.get(&file.rel)) {
+                        Ok(outcome) => local.push((i, outcome)),
+                        Err(e) => {
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            next.store(files.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    progress.advance(&file.rel);
+                }
+                if let Ok(mut all) = results.lock() {
+                    all.extend(local);
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let results = results
+        .into_inner()
+        .map_err(|_| DocsError::Corrupt("indexing thread panicked".to_string()))?;
+    if results.len() != files.len() {
+        return Err(DocsError::Corrupt("indexing thread panicked".to_string()));
+    }
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut applied = Applied::default();
+    for (i, outcome) in results {
+        let rel = files[i].rel.clone();
+        match outcome {
+            Outcome::Added(entry) => {
+                applied.added += 1;
+                applied.files.insert(rel, entry);
+            }
+            Outcome::Changed(entry) => {
+                applied.changed += 1;
+                applied.files.insert(rel, entry);
+            }
+            Outcome::Unchanged => {
+                applied.unchanged += 1;
+                if let Some(entry) = old.get(&rel) {
+                    applied.files.insert(rel, entry.clone());
+                }
+            }
+            Outcome::Skipped(reason) => applied.skipped.push(Skipped { path: rel, reason }),
+        }
+    }
+    for path in old.keys() {
+        if !applied.files.contains_key(path) {
+            writer.delete_term(Term::from_field_text(
+                fields.doc_key,
+                &schema::doc_key(repo, path),
+            ));
+            applied.removed += 1;
+        }
+    }
+    Ok(applied)
+}
+
+fn process(
+    writer: &IndexWriter,
+    fields: &DocFields,
+    repo: &str,
+    file: &SourceFile,
+    old: Option<&FileEntry>,
+) -> Result<Outcome> {
+    let loaded = match ingest::load(file) {
+        Ok(l) => l,
+        Err(reason) => return Ok(Outcome::Skipped(reason)),
+    };
+    if old.is_some_and(|o| o.hash == loaded.hash) {
+        return Ok(Outcome::Unchanged);
+    }
+    if old.is_some() {
+        writer.delete_term(Term::from_field_text(
+            fields.doc_key,
+            &schema::doc_key(repo, &file.rel),
+        ));
+    }
+    let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+    let parsed = parse_document(file_name, &loaded.text);
+    let key = schema::doc_key(repo, &file.rel);
+    let id = schema::doc_id(repo, &file.rel);
+    let path_words = path_words(&file.rel);
+    for (i, span) in parsed.sections.iter().enumerate() {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(fields.repo, repo);
+        doc.add_text(fields.path, &file.rel);
+        doc.add_text(fields.doc_key, &key);
+        doc.add_u64(fields.doc_id, id);
+        doc.add_text(fields.title, &parsed.title);
+        for heading in &span.headings {
+            doc.add_text(fields.headings, heading);
+        }
+        doc.add_text(fields.body, parsed.section_text(i));
+        doc.add_text(fields.path_text, &path_words);
+        doc.add_u64(fields.section, i as u64);
+        writer.add_document(doc)?;
+    }
+    let entry = FileEntry {
+        hash: loaded.hash,
+        sections: parsed.sections.len() as u64,
+    };
+    Ok(if old.is_some() {
+        Outcome::Changed(entry)
+    } else {
+        Outcome::Added(entry)
+    })
+}
+
+/// The path as words for matching file names: separators become spaces, the extension goes.
+fn path_words(rel: &str) -> String {
+    let without_ext = match rel.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => stem,
+        _ => rel,
+    };
+    without_ext.replace(['/', '-', '_', '.'], " ")
+}

@@ -1,0 +1,240 @@
+//! [`Library`]: the docs of one (tenant, env) pair in one directory — a tantivy index in
+//! `<dir>/index` plus one manifest per repo in `<dir>/repos`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::query::QueryParser;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError, Term};
+
+use super::error::{DocsError, Result};
+use super::indexer;
+use super::ingest;
+use super::manifest::{self, Manifest};
+use super::names::validate_repo_name;
+use super::schema::{self, DocFields};
+use super::types::{DocPage, Progress, RepoInfo, SearchHit, SyncReport};
+
+/// The docs of one (tenant, env) pair, living in one directory.
+pub struct Library {
+    pub(super) dir: PathBuf,
+    pub(super) index: Index,
+    pub(super) reader: IndexReader,
+    pub(super) fields: DocFields,
+    pub(super) parser: QueryParser,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library").field("dir", &self.dir).finish()
+    }
+}
+
+impl Library {
+    /// Opens (creating if missing) the library stored in `dir`. Does not take the writer
+    /// lock: any number of processes may open the same library to serve searches.
+    pub fn open(dir: &Path) -> Result<Library> {
+        let index_dir = dir.join("index");
+        std::fs::create_dir_all(&index_dir).map_err(|e| DocsError::io(&index_dir, e))?;
+        std::fs::create_dir_all(manifest::repos_dir(dir))
+            .map_err(|e| DocsError::io(manifest::repos_dir(dir), e))?;
+        let fields = schema::build();
+        let index = open_index(&index_dir, &fields)?;
+        schema::register(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        let mut parser = QueryParser::for_index(
+            &index,
+            vec![fields.title, fields.headings, fields.body, fields.path_text],
+        );
+        parser.set_field_boost(fields.title, super::search::TITLE_BOOST);
+        parser.set_field_boost(fields.headings, super::search::HEADINGS_BOOST);
+        parser.set_field_boost(fields.body, 1.0);
+        parser.set_field_boost(fields.path_text, super::search::PATH_BOOST);
+        Ok(Library {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            fields,
+            parser,
+        })
+    }
+
+    /// Indexes a folder as a new repo named `name`. Err(DocsError::RepoExists) if taken.
+    pub fn add_repo(
+        &self,
+        name: &str,
+        source: &Path,
+        progress: &dyn Progress,
+    ) -> Result<SyncReport> {
+        let started = Instant::now();
+        validate_repo_name(name)?;
+        let source = source_dir(source)?;
+        if manifest::load(&self.dir, name)?.is_some() {
+            return Err(DocsError::RepoExists(name.to_string()));
+        }
+        let writer = indexer::writer(&self.index)?;
+        // Re-check under the lock: another process may have added it meanwhile.
+        if manifest::load(&self.dir, name)?.is_some() {
+            return Err(DocsError::RepoExists(name.to_string()));
+        }
+        // Documents left behind by an interrupted add of the same name.
+        writer.delete_term(Term::from_field_text(self.fields.repo, name));
+        let manifest = Manifest::new(name, source);
+        self.index_repo(writer, manifest, progress, started)
+    }
+
+    /// Re-indexes only files added, changed (content hash) or deleted since the last index of `name`.
+    pub fn sync_repo(&self, name: &str, progress: &dyn Progress) -> Result<SyncReport> {
+        let started = Instant::now();
+        let manifest = self.manifest(name)?;
+        if !manifest.source.is_dir() {
+            return Err(DocsError::SourceMissing(manifest.source));
+        }
+        let writer = indexer::writer(&self.index)?;
+        // Re-read under the lock in case another process synced meanwhile.
+        let manifest = self.manifest(name)?;
+        self.index_repo(writer, manifest, progress, started)
+    }
+
+    /// Drops a repo and all its documents from the index.
+    pub fn remove_repo(&self, name: &str) -> Result<RepoInfo> {
+        let manifest = self.manifest(name)?;
+        let mut writer = indexer::writer(&self.index)?;
+        writer.delete_term(Term::from_field_text(self.fields.repo, name));
+        writer.commit()?;
+        finish_writer(writer)?;
+        manifest::delete(&self.dir, name)?;
+        self.reader.reload()?;
+        Ok(manifest.info())
+    }
+
+    /// Repos of this library, sorted by name, read from disk on each call.
+    pub fn repos(&self) -> Result<Vec<RepoInfo>> {
+        let mut out = Vec::new();
+        for name in manifest::names(&self.dir)? {
+            // A repo removed between listing and loading is simply not reported.
+            if let Some(m) = manifest::load(&self.dir, &name)? {
+                out.push(m.info());
+            }
+        }
+        Ok(out)
+    }
+
+    /// BM25 search over sections. limit is clamped to 1..=20 (0 means the default 5).
+    pub fn search(&self, query: &str, repo: Option<&str>, limit: usize) -> Result<Vec<SearchHit>> {
+        super::search::search(self, query, repo, limit)
+    }
+
+    /// One whole document, starting at section index `from_section` (0 = the start), cut at a
+    /// section boundary once the content would exceed [`super::MAX_DOC_CHARS`].
+    pub fn get_doc(&self, repo: &str, path: &str, from_section: usize) -> Result<DocPage> {
+        super::getdoc::get_doc(self, repo, path, from_section)
+    }
+
+    /// The manifest of `name`, or UnknownRepo listing the known ones.
+    pub(super) fn manifest(&self, name: &str) -> Result<Manifest> {
+        if validate_repo_name(name).is_ok()
+            && let Some(m) = manifest::load(&self.dir, name)?
+        {
+            return Ok(m);
+        }
+        Err(self.unknown_repo(name))
+    }
+
+    /// Checks that `name` is a repo of this library (cheap: a directory listing).
+    pub(super) fn check_repo(&self, name: &str) -> Result<()> {
+        let known = manifest::names(&self.dir)?;
+        if known.iter().any(|k| k == name) {
+            Ok(())
+        } else {
+            Err(DocsError::UnknownRepo {
+                name: name.to_string(),
+                known,
+            })
+        }
+    }
+
+    fn unknown_repo(&self, name: &str) -> DocsError {
+        DocsError::UnknownRepo {
+            name: name.to_string(),
+            known: manifest::names(&self.dir).unwrap_or_default(),
+        }
+    }
+
+    /// Walks the repo's source, applies changes, commits, then saves the manifest.
+    fn index_repo(
+        &self,
+        mut writer: IndexWriter,
+        mut manifest: Manifest,
+        progress: &dyn Progress,
+        started: Instant,
+    ) -> Result<SyncReport> {
+        let (files, mut skipped) = ingest::list_files(&manifest.source);
+        progress.start(files.len() as u64);
+        let applied = indexer::apply(
+            &writer,
+            &self.fields,
+            &manifest.name,
+            &files,
+            &manifest.files,
+            progress,
+        )?;
+        writer.commit()?;
+        finish_writer(writer)?;
+        skipped.extend(applied.skipped);
+        manifest.files = applied.files;
+        manifest.indexed_at = manifest::now();
+        manifest::save(&self.dir, &manifest)?;
+        self.reader.reload()?;
+        progress.finish();
+        Ok(SyncReport {
+            repo: manifest.name.clone(),
+            added: applied.added,
+            changed: applied.changed,
+            removed: applied.removed,
+            unchanged: applied.unchanged,
+            skipped,
+            documents: manifest.documents(),
+            sections: manifest.sections(),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+/// Lets background merges finish, then releases the writer lock.
+fn finish_writer(writer: IndexWriter) -> Result<()> {
+    writer.wait_merging_threads()?;
+    Ok(())
+}
+
+/// The canonical source folder, or SourceMissing.
+fn source_dir(source: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(source) {
+        Ok(p) if p.is_dir() => Ok(p),
+        _ => Err(DocsError::SourceMissing(source.to_path_buf())),
+    }
+}
+
+fn open_index(index_dir: &Path, fields: &DocFields) -> Result<Index> {
+    let open = || -> tantivy::Result<Index> {
+        let directory = MmapDirectory::open(index_dir)?;
+        Index::open_or_create(directory, fields.schema.clone())
+    };
+    let result = match open() {
+        // Another process created it between our check and our create: just open it.
+        Err(TantivyError::IndexAlreadyExists) => open(),
+        other => other,
+    };
+    match result {
+        Ok(index) => Ok(index),
+        Err(TantivyError::SchemaError(msg)) => Err(DocsError::Corrupt(format!(
+            "the index at {} was written by an incompatible docward version ({msg})",
+            index_dir.display()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,192 @@
+//! Per-repo manifests on disk (`<library>/repos/<name>.json`): source folder, file hashes,
+//! counts and index time. Written atomically (temp file + rename) after each commit.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{DocsError, Result};
+use super::types::RepoInfo;
+
+/// Current manifest format version.
+const VERSION: u32 = 1;
+
+/// What is indexed for one file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileEntry {
+    /// blake3 of the file's bytes, hex.
+    pub hash: String,
+    /// Number of sections indexed for it.
+    pub sections: u64,
+}
+
+/// The manifest of one repo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// Repo name.
+    pub name: String,
+    /// Absolute source folder.
+    pub source: PathBuf,
+    /// Last index time, unix seconds.
+    pub indexed_at: i64,
+    /// Indexed files by repo-relative path.
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+impl Manifest {
+    /// An empty manifest for a new repo.
+    pub fn new(name: &str, source: PathBuf) -> Self {
+        Manifest {
+            version: VERSION,
+            name: name.to_string(),
+            source,
+            indexed_at: now(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Number of documents.
+    pub fn documents(&self) -> u64 {
+        self.files.len() as u64
+    }
+
+    /// Number of sections.
+    pub fn sections(&self) -> u64 {
+        self.files.values().map(|f| f.sections).sum()
+    }
+
+    /// The public summary.
+    pub fn info(&self) -> RepoInfo {
+        RepoInfo {
+            name: self.name.clone(),
+            source: self.source.clone(),
+            documents: self.documents(),
+            sections: self.sections(),
+            indexed_at: self.indexed_at,
+        }
+    }
+}
+
+/// Current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The folder holding manifests.
+pub fn repos_dir(library: &Path) -> PathBuf {
+    library.join("repos")
+}
+
+fn manifest_path(library: &Path, name: &str) -> PathBuf {
+    repos_dir(library).join(format!("{name}.json"))
+}
+
+/// Loads the manifest of `name`, or None if there is none.
+pub fn load(library: &Path, name: &str) -> Result<Option<Manifest>> {
+    let path = manifest_path(library, name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DocsError::io(path, e)),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| DocsError::Corrupt(format!("manifest {}: {e}", path.display())))?;
+    if manifest.version != VERSION || manifest.name != name {
+        return Err(DocsError::Corrupt(format!(
+            "manifest {} has an unexpected version or name",
+            path.display()
+        )));
+    }
+    Ok(Some(manifest))
+}
+
+/// Names of all repos with a manifest, sorted.
+pub fn names(library: &Path) -> Result<Vec<String>> {
+    let dir = repos_dir(library);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(DocsError::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DocsError::io(&dir, e))?;
+        let file = entry.file_name();
+        let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".json")) else {
+            continue;
+        };
+        if super::names::validate_repo_name(name).is_ok() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Writes a manifest atomically: a temp file in the same folder, fsync, rename.
+pub fn save(library: &Path, manifest: &Manifest) -> Result<()> {
+    let dir = repos_dir(library);
+    std::fs::create_dir_all(&dir).map_err(|e| DocsError::io(&dir, e))?;
+    let path = manifest_path(library, &manifest.name);
+    let tmp = dir.join(format!(
+        ".{}.json.tmp-{}",
+        manifest.name,
+        std::process::id()
+    ));
+    let bytes = serde_json::to_vec(manifest)
+        .map_err(|e| DocsError::Corrupt(format!("cannot serialise manifest: {e}")))?;
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        DocsError::io(&path, e)
+    })
+}
+
+/// Deletes the manifest of `name` (no error if already gone).
+pub fn delete(library: &Path, name: &str) -> Result<()> {
+    let path = manifest_path(library, name);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(DocsError::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_list_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::new("b", PathBuf::from("/src"));
+        m.files.insert(
+            "a.md".into(),
+            FileEntry {
+                hash: "h".into(),
+                sections: 3,
+            },
+        );
+        save(dir.path(), &m).unwrap();
+        save(dir.path(), &Manifest::new("a", PathBuf::from("/s"))).unwrap();
+        assert_eq!(names(dir.path()).unwrap(), vec!["a", "b"]);
+        let back = load(dir.path(), "b").unwrap().unwrap();
+        assert_eq!(back.files, m.files);
+        assert_eq!(back.info().sections, 3);
+        delete(dir.path(), "b").unwrap();
+        assert!(load(dir.path(), "b").unwrap().is_none());
+        std::fs::write(repos_dir(dir.path()).join("a.json"), b"{not json").unwrap();
+        assert!(matches!(load(dir.path(), "a"), Err(DocsError::Corrupt(_))));
+    }
+}

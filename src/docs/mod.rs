@@ -1,0 +1,28 @@
+//! Documentation indexing and search: walks a tenant's doc folders, splits Markdown,
+//! reStructuredText and text files into sections, indexes them with tantivy (BM25,
+//! English stemming) and serves section search and whole-document reads.
+
+mod error;
+mod frontmatter;
+mod getdoc;
+mod indexer;
+mod ingest;
+mod library;
+mod manifest;
+mod markdown;
+mod names;
+mod parse;
+mod plaintext;
+mod schema;
+mod search;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{DocsError, Result};
+pub use library::Library;
+pub use names::{default_repo_name, validate_repo_name};
+pub use types::{
+    DocPage, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, Skipped, SyncReport,
+};

@@ -1,0 +1,102 @@
+//! The tantivy schema of a library index and its English-stemming analyzer.
+
+use tantivy::Index;
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
+
+/// Name under which the analyzer is registered on every opened index.
+pub const ANALYZER: &str = "docward_en";
+
+/// Handles to every field of a section document.
+#[derive(Debug, Clone)]
+pub struct DocFields {
+    /// The schema itself.
+    pub schema: Schema,
+    /// Repo name (exact, stored).
+    pub repo: Field,
+    /// Repo-relative path (exact, stored).
+    pub path: Field,
+    /// Unique per-document key `repo \u{1f} path` used to delete or fetch a document.
+    pub doc_key: Field,
+    /// 64-bit hash of the document key (fast field) to collapse hits per document cheaply.
+    pub doc_id: Field,
+    /// Document title (stemmed, stored).
+    pub title: Field,
+    /// Heading trail of the section, one value per heading (stemmed, stored).
+    pub headings: Field,
+    /// Raw section text (stemmed, stored; used for snippets and get_doc).
+    pub body: Field,
+    /// Path split into words (stemmed, not stored) so file names match.
+    pub path_text: Field,
+    /// Section index within the document (stored).
+    pub section: Field,
+}
+
+/// Builds the schema.
+pub fn build() -> DocFields {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let stored_text = text.clone().set_stored();
+    let repo = b.add_text_field("repo", STRING | STORED);
+    let path = b.add_text_field("path", STRING | STORED);
+    let doc_key = b.add_text_field("doc_key", STRING);
+    let doc_id = b.add_u64_field("doc_id", FAST | INDEXED);
+    let title = b.add_text_field("title", stored_text.clone());
+    let headings = b.add_text_field("headings", stored_text.clone());
+    let body = b.add_text_field("body", stored_text);
+    let path_text = b.add_text_field("path_text", text);
+    let section = b.add_u64_field("section", STORED);
+    DocFields {
+        schema: b.build(),
+        repo,
+        path,
+        doc_key,
+        doc_id,
+        title,
+        headings,
+        body,
+        path_text,
+        section,
+    }
+}
+
+/// The English analyzer: split on non-alphanumerics, drop very long tokens, lowercase,
+/// drop English stop words, stem.
+pub fn analyzer() -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser);
+    match StopWordFilter::new(Language::English) {
+        Some(stop) => builder
+            .filter(stop)
+            .filter(Stemmer::new(Language::English))
+            .build(),
+        None => builder.filter(Stemmer::new(Language::English)).build(),
+    }
+}
+
+/// Registers the analyzer on an opened index (tokenizers are not persisted).
+pub fn register(index: &Index) {
+    index.tokenizers().register(ANALYZER, analyzer());
+}
+
+/// The unique key of a document.
+pub fn doc_key(repo: &str, path: &str) -> String {
+    format!("{repo}\u{1f}{path}")
+}
+
+/// The 64-bit id of a document, derived from its key.
+pub fn doc_id(repo: &str, path: &str) -> u64 {
+    let hash = blake3::hash(doc_key(repo, path).as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}

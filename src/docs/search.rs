@@ -1,0 +1,260 @@
+//! BM25 search over sections: lenient query parsing, optional repo filter, at most
+//! [`MAX_PER_DOC`] sections per document, and snippets within a total text budget.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Score, Searcher, TantivyDocument, Term};
+
+use super::error::{DocsError, Result};
+use super::library::Library;
+use super::types::SearchHit;
+
+/// Boost of the title field.
+pub const TITLE_BOOST: f32 = 3.0;
+/// Boost of the headings field.
+pub const HEADINGS_BOOST: f32 = 2.0;
+/// Boost of the path words field.
+pub const PATH_BOOST: f32 = 1.5;
+/// Default number of hits.
+pub const DEFAULT_LIMIT: usize = 5;
+/// Most hits per answer.
+pub const MAX_LIMIT: usize = 20;
+/// Most sections of one document in an answer while other documents match.
+pub const MAX_PER_DOC: usize = 2;
+/// Upper bound on the text of all hits together (≈2,000 tokens).
+pub const TEXT_BUDGET: usize = 6_800;
+/// Longest snippet.
+const MAX_SNIPPET: usize = 280;
+/// Longest title and heading in a hit.
+const MAX_TITLE: usize = 120;
+const MAX_HEADING: usize = 80;
+
+pub(super) fn search(
+    lib: &Library,
+    query: &str,
+    repo: Option<&str>,
+    limit: usize,
+) -> Result<Vec<SearchHit>> {
+    if query.trim().is_empty() {
+        return Err(DocsError::EmptyQuery);
+    }
+    let limit = if limit == 0 {
+        DEFAULT_LIMIT
+    } else {
+        limit.min(MAX_LIMIT)
+    };
+    if let Some(name) = repo {
+        lib.check_repo(name)?;
+    }
+    let sanitized = sanitize(query);
+    if sanitized.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let (parsed, _ignored_errors) = lib.parser.parse_query_lenient(&sanitized);
+    let query: Box<dyn Query> = match repo {
+        Some(name) => {
+            let filter = TermQuery::new(
+                Term::from_field_text(lib.fields.repo, name),
+                IndexRecordOption::Basic,
+            );
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, parsed),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(filter), 0.0)),
+                ),
+            ]))
+        }
+        None => parsed,
+    };
+    let searcher = lib.reader.searcher();
+    let picked = top_sections(&searcher, query.as_ref(), limit)?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut hits = Vec::with_capacity(picked.len());
+    let mut bodies = Vec::with_capacity(picked.len());
+    for (score, addr) in picked {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        hits.push(SearchHit {
+            repo: text(lib.fields.repo),
+            path: text(lib.fields.path),
+            title: truncate(&text(lib.fields.title), MAX_TITLE),
+            headings: doc
+                .get_all(lib.fields.headings)
+                .filter_map(|v| v.as_str())
+                .map(|h| truncate(h, MAX_HEADING))
+                .collect(),
+            section: doc
+                .get_first(lib.fields.section)
+                .and_then(|v| v.as_u64())
+                .and_then(|s| usize::try_from(s).ok())
+                .unwrap_or(0),
+            snippet: String::new(),
+            score,
+        });
+        bodies.push(text(lib.fields.body));
+    }
+    let meta: usize = hits.iter().map(meta_chars).sum();
+    let per_hit = (TEXT_BUDGET.saturating_sub(meta) / hits.len()).min(MAX_SNIPPET);
+    let mut generator = SnippetGenerator::create(&searcher, query.as_ref(), lib.fields.body)?;
+    // Leave room for the `**` markers the generator's fragment does not count.
+    generator.set_max_num_chars(per_hit.saturating_sub(per_hit / 5).max(1));
+    for (hit, body) in hits.iter_mut().zip(&bodies) {
+        hit.snippet = snippet(&generator, body, per_hit);
+    }
+    Ok(hits)
+}
+
+/// Ranks sections, keeping at most [`MAX_PER_DOC`] per document unless too few
+/// documents match to fill `limit`.
+fn top_sections(
+    searcher: &Searcher,
+    query: &dyn Query,
+    limit: usize,
+) -> Result<Vec<(Score, DocAddress)>> {
+    let mut want = (limit * 5).max(50);
+    loop {
+        let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
+        let exhausted = top.len() < want;
+        let mut per_doc: HashMap<u64, usize> = HashMap::new();
+        let mut picked = Vec::new();
+        let mut overflow = Vec::new();
+        let mut columns = HashMap::new();
+        for (score, addr) in top {
+            let column = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("doc_id")?,
+                ),
+            };
+            let id = column.first(addr.doc_id).unwrap_or(u64::MAX);
+            let seen = per_doc.entry(id).or_insert(0);
+            *seen += 1;
+            if *seen <= MAX_PER_DOC {
+                picked.push((score, addr));
+                if picked.len() == limit {
+                    return Ok(picked);
+                }
+            } else {
+                overflow.push((score, addr));
+            }
+        }
+        if exhausted || want >= 5_000 {
+            picked.extend(overflow);
+            picked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            picked.truncate(limit);
+            return Ok(picked);
+        }
+        want *= 4;
+    }
+}
+
+/// Neutralises query syntax that natural-language and code queries trigger by accident:
+/// `field:` prefixes (`tokio::spawn`), leading `-`/`+` (CLI flags such as `--release`),
+/// wildcards, boosts, ranges and grouping. Quoted phrases and AND/OR/NOT stay.
+fn sanitize(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    for word in query.split_whitespace() {
+        let word = word.trim_start_matches(['-', '+', '!']);
+        let cleaned: String = word
+            .chars()
+            .map(|c| match c {
+                ':' | '*' | '^' | '~' | '(' | ')' | '[' | ']' | '{' | '}' | '\\' | '\'' | '`'
+                | '/' => ' ',
+                other => other,
+            })
+            .collect();
+        if !cleaned.trim().is_empty() {
+            out.push_str(&cleaned);
+            out.push(' ');
+        }
+    }
+    out
+}
+
+fn meta_chars(hit: &SearchHit) -> usize {
+    hit.repo.chars().count()
+        + hit.path.chars().count()
+        + hit.title.chars().count()
+        + hit
+            .headings
+            .iter()
+            .map(|h| h.chars().count())
+            .sum::<usize>()
+}
+
+/// A plain-text snippet of `body` with matches marked `**so**`, at most `max` chars.
+fn snippet(generator: &SnippetGenerator, body: &str, max: usize) -> String {
+    let snip = generator.snippet(body);
+    let out = if snip.is_empty() {
+        // Matched on title, headings or path only: show the start of the text instead.
+        collapse_whitespace(&clean(skip_heading_line(body)))
+    } else {
+        mark(snip.fragment(), snip.highlighted())
+    };
+    truncate(&out, max)
+}
+
+fn mark(fragment: &str, highlighted: &[Range<usize>]) -> String {
+    let mut ranges: Vec<Range<usize>> = highlighted.to_vec();
+    ranges.sort_by_key(|r| r.start);
+    let mut out = String::new();
+    let mut at = 0;
+    for r in ranges {
+        let (Some(before), Some(word)) = (fragment.get(at..r.start), fragment.get(r.clone()))
+        else {
+            continue;
+        };
+        out.push_str(&clean(before));
+        out.push_str("**");
+        out.push_str(&clean(word));
+        out.push_str("**");
+        at = r.end;
+    }
+    out.push_str(&clean(fragment.get(at..).unwrap_or("")));
+    collapse_whitespace(&out)
+}
+
+/// Drops Markdown noise that would be confused with the `**` markers.
+fn clean(s: &str) -> String {
+    s.replace("**", "").replace("```", " ")
+}
+
+/// Folds every whitespace run into one space and trims.
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn skip_heading_line(body: &str) -> &str {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('#') {
+        trimmed.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        trimmed
+    }
+}
+
+/// Cuts `s` to at most `max` chars, ending with `…` when cut.
+pub(super) fn truncate(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let keep: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", keep.trim_end())
+}

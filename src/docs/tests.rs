@@ -1,0 +1,395 @@
+//! End-to-end tests of [`Library`] on small documents in temp folders.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::*;
+
+fn write(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+/// A small docs folder: two repos' worth of content.
+fn sample(root: &Path) {
+    write(
+        root,
+        "guide/config.md",
+        "---\ntitle: \"Configuration guide\"\n---\n\n# Configuration\n\nHow to configure the server.\n\n## Profiles\n\nProfiles change optimisation settings.\n\n```toml\n# comment in code\n[profile.release]\nopt-level = 3\n```\n\n## Logging\n\nSet RUST_LOG to enable tracing output.\n",
+    );
+    write(
+        root,
+        "guide/install.md",
+        "# Installation\n\nDownload the binary and put it on your PATH.\n\n## From source\n\nRun cargo install docward.\n",
+    );
+    write(
+        root,
+        "notes.txt",
+        "Plain notes about spawning tasks with tokio::spawn and JoinHandle.\n",
+    );
+}
+
+fn open_with(root: &Path) -> (tempfile::TempDir, Library) {
+    let lib_dir = tempfile::tempdir().unwrap();
+    let lib = Library::open(lib_dir.path()).unwrap();
+    lib.add_repo("docs", root, &NoProgress).unwrap();
+    (lib_dir, lib)
+}
+
+#[test]
+fn add_and_search_stemmed() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let (_d, lib) = open_with(src.path());
+    let repos = lib.repos().unwrap();
+    assert_eq!(repos.len(), 1);
+    assert_eq!(repos[0].name, "docs");
+    assert_eq!(repos[0].documents, 3);
+    assert_eq!(repos[0].sections, 3 + 2 + 1);
+
+    // "configuring" stems to the same term as "configure".
+    let hits = lib.search("configuring", None, 5).unwrap();
+    assert!(!hits.is_empty());
+    assert_eq!(hits[0].path, "guide/config.md");
+    assert_eq!(hits[0].title, "Configuration guide");
+    assert!(
+        hits[0].snippet.contains("**configure**"),
+        "{}",
+        hits[0].snippet
+    );
+
+    let hits = lib.search("optimisation profiles", None, 5).unwrap();
+    assert_eq!(hits[0].path, "guide/config.md");
+    assert_eq!(hits[0].headings, vec!["Configuration", "Profiles"]);
+    assert_eq!(hits[0].section, 1);
+
+    // A `#` inside a code fence is not a heading: the fence stays in the Profiles section.
+    let page = lib.get_doc("docs", "guide/config.md", 1).unwrap();
+    assert!(page.content.starts_with("## Profiles"));
+    assert!(page.content.contains("# comment in code"));
+}
+
+#[test]
+fn repo_filter_and_unknown_repo() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    write(a.path(), "a.md", "# Alpha\n\nshared word zebra\n");
+    write(b.path(), "b.md", "# Beta\n\nshared word zebra\n");
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Library::open(dir.path()).unwrap();
+    lib.add_repo("a", a.path(), &NoProgress).unwrap();
+    lib.add_repo("b", b.path(), &NoProgress).unwrap();
+    assert_eq!(lib.search("zebra", None, 5).unwrap().len(), 2);
+    let hits = lib.search("zebra", Some("b"), 5).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].repo, "b");
+    match lib.search("zebra", Some("c"), 5) {
+        Err(DocsError::UnknownRepo { name, known }) => {
+            assert_eq!(name, "c");
+            assert_eq!(known, vec!["a", "b"]);
+        }
+        other => panic!("expected UnknownRepo, got {other:?}"),
+    }
+    let err = lib.get_doc("nope", "a.md", 0).unwrap_err();
+    assert_eq!(err.code(), "unknown_repo");
+    assert!(err.to_string().contains("known repos: a, b"));
+    assert!(matches!(
+        lib.add_repo("a", a.path(), &NoProgress),
+        Err(DocsError::RepoExists(_))
+    ));
+    assert!(matches!(
+        lib.add_repo("bad name", a.path(), &NoProgress),
+        Err(DocsError::InvalidName(_))
+    ));
+    assert!(matches!(
+        lib.add_repo("c", &a.path().join("missing"), &NoProgress),
+        Err(DocsError::SourceMissing(_))
+    ));
+}
+
+#[test]
+fn hostile_queries_do_not_error() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let (_d, lib) = open_with(src.path());
+    for q in [
+        "tokio::spawn",
+        "C++",
+        "\"unbalanced",
+        "AND",
+        "OR NOT",
+        "https://example.com/a?b=c&d=e#frag",
+        "title:",
+        "(((",
+        "a:b:c",
+        "-",
+        "*",
+        "~2^",
+        "[1 TO",
+        "{}",
+        "\\",
+        "ünïcödé 日本語",
+    ] {
+        assert!(lib.search(q, None, 5).is_ok(), "query {q:?} errored");
+    }
+    let hits = lib.search("tokio::spawn", None, 5).unwrap();
+    assert_eq!(hits.first().map(|h| h.path.as_str()), Some("notes.txt"));
+    assert!(matches!(
+        lib.search("   ", None, 5),
+        Err(DocsError::EmptyQuery)
+    ));
+}
+
+#[test]
+fn snippet_budget_and_per_doc_cap() {
+    let src = tempfile::tempdir().unwrap();
+    for d in 0..15 {
+        let mut text = format!("# Document number {d} about widgets\n\n");
+        for s in 0..6 {
+            text.push_str(&format!(
+                "## Widget section {s}\n\n{}\n\n",
+                "The widget frobnicates the gadget with great care and widget precision. "
+                    .repeat(12)
+            ));
+        }
+        write(
+            src.path(),
+            &format!("docs/very/long/path/name/doc-{d:02}.md"),
+            &text,
+        );
+    }
+    let (_d, lib) = open_with(src.path());
+    let hits = lib.search("widget gadget", None, 20).unwrap();
+    assert_eq!(hits.len(), 20);
+    let total: usize = hits
+        .iter()
+        .map(|h| {
+            h.repo.chars().count()
+                + h.path.chars().count()
+                + h.title.chars().count()
+                + h.headings.iter().map(|x| x.chars().count()).sum::<usize>()
+                + h.snippet.chars().count()
+        })
+        .sum();
+    assert!(total < 7_000, "total text {total}");
+    assert!(hits.iter().all(|h| h.snippet.contains("**")));
+    let mut per_doc = std::collections::HashMap::new();
+    for h in &hits {
+        *per_doc.entry(h.path.clone()).or_insert(0) += 1;
+    }
+    assert!(per_doc.values().all(|&n| n <= 2), "{per_doc:?}");
+    // Limit handling: 0 means 5, large values clamp to 20.
+    assert_eq!(lib.search("widget", None, 0).unwrap().len(), 5);
+    assert_eq!(lib.search("widget", None, 500).unwrap().len(), 20);
+    // With only one matching document, its sections fill the answer.
+    write(
+        src.path(),
+        "solo.md",
+        "# Solo\n\n## A\n\nunique qwerty\n\n## B\n\nqwerty\n\n## C\n\nqwerty\n",
+    );
+    lib.sync_repo("docs", &NoProgress).unwrap();
+    assert_eq!(lib.search("qwerty", None, 5).unwrap().len(), 3);
+}
+
+#[test]
+fn get_doc_round_trip_and_paging() {
+    let src = tempfile::tempdir().unwrap();
+    let body = "# Title\n\nintro\n\n## Part A\n\n```rust\n# [attr]\nfn main() {}\n```\n\n## Part B\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+    write(
+        src.path(),
+        "sub/dir/doc.md",
+        &format!("---\ntitle: T\n---\n{body}"),
+    );
+    let mut big = String::from("# Big\n\n");
+    for i in 0..30 {
+        big.push_str(&format!(
+            "## Part {i}\n\n{}\n\n",
+            "lorem ipsum dolor ".repeat(400)
+        ));
+    }
+    write(src.path(), "big.md", &big);
+    let (_d, lib) = open_with(src.path());
+
+    let page = lib.get_doc("docs", "sub/dir/doc.md", 0).unwrap();
+    assert_eq!(page.content, body);
+    assert_eq!(page.title, "T");
+    assert_eq!(page.total_sections, 3);
+    assert_eq!(page.next_section, None);
+    assert_eq!(
+        lib.get_doc("docs", "./sub/dir/doc.md", 2)
+            .unwrap()
+            .content
+            .lines()
+            .next(),
+        Some("## Part B")
+    );
+    assert!(matches!(
+        lib.get_doc("docs", "sub/dir/doc.md", 3),
+        Err(DocsError::SectionOutOfRange { total: 3, .. })
+    ));
+    assert_eq!(
+        lib.get_doc("docs", "missing.md", 0).unwrap_err().code(),
+        "unknown_doc"
+    );
+
+    // Paging through a document larger than MAX_DOC_CHARS reassembles it exactly.
+    let mut from = 0;
+    let mut pages = 0;
+    let mut whole = String::new();
+    loop {
+        let page = lib.get_doc("docs", "big.md", from).unwrap();
+        assert!(page.content.chars().count() <= MAX_DOC_CHARS);
+        assert_eq!(page.first_section, from);
+        whole.push_str(&page.content);
+        pages += 1;
+        match page.next_section {
+            Some(n) => {
+                assert!(n > from);
+                from = n;
+            }
+            None => break,
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(whole, big);
+}
+
+#[test]
+fn sync_counts_and_search_reflect_changes() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "keep.md", "# Keep\n\nstable content\n");
+    write(src.path(), "change.md", "# Change\n\nold banana text\n");
+    write(src.path(), "delete.md", "# Delete\n\ncherry text\n");
+    let (_d, lib) = open_with(src.path());
+    assert_eq!(lib.search("cherry", None, 5).unwrap().len(), 1);
+
+    write(src.path(), "change.md", "# Change\n\nnew mango text\n");
+    std::fs::remove_file(src.path().join("delete.md")).unwrap();
+    write(src.path(), "added.md", "# Added\n\nfresh papaya\n");
+    let report = lib.sync_repo("docs", &NoProgress).unwrap();
+    assert_eq!(
+        (
+            report.added,
+            report.changed,
+            report.removed,
+            report.unchanged
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(report.documents, 3);
+    assert!(lib.search("cherry", None, 5).unwrap().is_empty());
+    assert!(lib.search("banana", None, 5).unwrap().is_empty());
+    assert_eq!(lib.search("mango", None, 5).unwrap()[0].path, "change.md");
+    assert_eq!(lib.search("papaya", None, 5).unwrap()[0].path, "added.md");
+
+    let again = lib.sync_repo("docs", &NoProgress).unwrap();
+    assert_eq!(
+        (again.added, again.changed, again.removed, again.unchanged),
+        (0, 0, 0, 3)
+    );
+
+    // A vanished source folder is an error and changes nothing.
+    let moved = src.path().with_extension("moved");
+    std::fs::rename(src.path(), &moved).unwrap();
+    let err = lib.sync_repo("docs", &NoProgress).unwrap_err();
+    assert_eq!(err.code(), "source_missing");
+    assert_eq!(lib.search("mango", None, 5).unwrap().len(), 1);
+    std::fs::rename(&moved, src.path()).unwrap();
+}
+
+#[test]
+fn skipped_files_are_reported_and_ignores_honoured() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "ok.md", "# Ok\n\nvisible kiwi\n");
+    write(src.path(), ".gitignore", "generated/\n");
+    write(src.path(), ".docwardignore", "drafts/\n");
+    write(src.path(), "generated/gen.md", "# Gen\n\nhidden kiwi\n");
+    write(src.path(), "drafts/d.md", "# Draft\n\nhidden kiwi\n");
+    std::fs::write(src.path().join("bin.md"), b"\x00\x01kiwi").unwrap();
+    std::fs::write(src.path().join("huge.txt"), vec![b'k'; 5 * 1024 * 1024 + 1]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Library::open(dir.path()).unwrap();
+    let report = lib.add_repo("r", src.path(), &NoProgress).unwrap();
+    assert_eq!(report.added, 1);
+    let mut skipped: Vec<(String, String)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.path.clone(), s.reason.clone()))
+        .collect();
+    skipped.sort();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped[0].0, "bin.md");
+    assert!(skipped[0].1.contains("binary"));
+    assert_eq!(skipped[1].0, "huge.txt");
+    assert!(skipped[1].1.contains("5 MiB"));
+    let hits = lib.search("kiwi", None, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].path, "ok.md");
+}
+
+#[test]
+fn second_open_sees_commits_and_remove() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let dir = tempfile::tempdir().unwrap();
+    let first = Library::open(dir.path()).unwrap();
+    let second = Library::open(dir.path()).unwrap();
+    assert!(second.repos().unwrap().is_empty());
+    first.add_repo("docs", src.path(), &NoProgress).unwrap();
+    // Repos are read from disk on each call.
+    assert_eq!(second.repos().unwrap().len(), 1);
+    second.reader.reload().unwrap();
+    assert_eq!(
+        second.search("configure", None, 5).unwrap()[0].path,
+        "guide/config.md"
+    );
+
+    // While one writer holds the lock, others get Locked.
+    let held = super::indexer::writer(&first.index).unwrap();
+    assert!(matches!(
+        second.sync_repo("docs", &NoProgress),
+        Err(DocsError::Locked)
+    ));
+    assert_eq!(DocsError::Locked.code(), "index_locked");
+    drop(held);
+
+    let info = second.remove_repo("docs").unwrap();
+    assert_eq!(info.documents, 3);
+    assert!(first.repos().unwrap().is_empty());
+    first.reader.reload().unwrap();
+    assert!(first.search("configure", None, 5).unwrap().is_empty());
+    assert_eq!(
+        first.remove_repo("docs").unwrap_err().code(),
+        "unknown_repo"
+    );
+    // Re-adding under the same name works after removal.
+    first.add_repo("docs", src.path(), &NoProgress).unwrap();
+    assert_eq!(
+        first.search("configure", None, 5).unwrap()[0].path,
+        "guide/config.md"
+    );
+}
+
+#[test]
+fn progress_is_reported() {
+    struct Count(AtomicU64, AtomicU64);
+    impl Progress for Count {
+        fn start(&self, total: u64) {
+            self.0.store(total, Ordering::SeqCst);
+        }
+        fn advance(&self, _path: &str) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Library::open(dir.path()).unwrap();
+    let count = Count(AtomicU64::new(0), AtomicU64::new(0));
+    lib.add_repo("docs", src.path(), &count).unwrap();
+    assert_eq!(count.0.load(Ordering::SeqCst), 3);
+    assert_eq!(count.1.load(Ordering::SeqCst), 3);
+}

@@ -1,0 +1,114 @@
+//! Request limits: a per-key burst limit (governor, in memory) and the tenant's daily quota of live
+//! calls (persisted in the store, so restarts do not reset it).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::auth::Principal;
+use crate::clock::{self, Timestamp};
+use crate::store::{Charge, KeyStore, StoreError};
+
+/// Default burst limit: calls per second per key.
+pub const DEFAULT_BURST_PER_SECOND: u32 = 20;
+
+/// Why a call was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum QuotaError {
+    /// Too many calls in a short window from one key.
+    #[error("rate limit: at most {per_second} calls per second per key; retry in {} ms", .retry_after.as_millis())]
+    Burst {
+        /// The burst limit.
+        per_second: u32,
+        /// How long until the next call is allowed.
+        retry_after: Duration,
+    },
+    /// The tenant used its daily quota of live calls.
+    #[error("daily quota of {limit} live tool calls used up for tenant '{tenant}' on the {plan} plan; it resets at {} (00:00 UTC). Test keys are not counted; a higher plan raises the limit", clock::format(*.resets_at))]
+    Daily {
+        /// The tenant.
+        tenant: String,
+        /// Its plan's name.
+        plan: String,
+        /// The daily limit.
+        limit: u64,
+        /// When the quota resets.
+        resets_at: Timestamp,
+    },
+    /// The store failed.
+    #[error("could not count the call: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a successful admission tells the caller (for RateLimit headers and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// Live calls used today, this one included (0 for test traffic).
+    pub used: u64,
+    /// The daily limit, if any applies.
+    pub limit: Option<u64>,
+    /// When the daily window resets.
+    pub resets_at: Timestamp,
+}
+
+/// The limits every `tools/call` passes before a tool runs.
+pub struct Limits {
+    burst: DefaultKeyedRateLimiter<String>,
+    per_second: u32,
+}
+
+impl Limits {
+    /// Limits with a burst of `per_second` calls per second per key.
+    pub fn new(per_second: u32) -> Limits {
+        let per_second = per_second.max(1);
+        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN));
+        Limits {
+            burst: RateLimiter::keyed(quota),
+            per_second,
+        }
+    }
+
+    /// Admits one call of `principal` at `now`: the burst limit first, then the daily quota
+    /// (live keys only). A refused call is not counted.
+    pub fn admit(
+        &self,
+        store: &dyn KeyStore,
+        principal: &Principal,
+        now: Timestamp,
+    ) -> Result<Admitted, QuotaError> {
+        if let Err(not_until) = self.burst.check_key(&principal.key_id) {
+            return Err(QuotaError::Burst {
+                per_second: self.per_second,
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            });
+        }
+        let resets_at = clock::next_utc_midnight(now);
+        match store.charge(
+            &principal.tenant,
+            &principal.key_id,
+            principal.env,
+            clock::utc_day(now),
+            principal.daily_limit,
+        )? {
+            Charge::Allowed { used, limit } => Ok(Admitted {
+                used,
+                limit: if used == 0 { None } else { limit },
+                resets_at,
+            }),
+            Charge::Refused { limit } => Err(QuotaError::Daily {
+                tenant: principal.tenant.clone(),
+                plan: principal.plan.to_string(),
+                limit,
+                resets_at,
+            }),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(DEFAULT_BURST_PER_SECOND)
+    }
+}

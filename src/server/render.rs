@@ -1,0 +1,90 @@
+//! Readable text for tool answers. The same data also goes out as structured content.
+
+use std::fmt::Write;
+
+use crate::clock;
+use crate::docs::{DocPage, RepoInfo, SearchHit};
+
+/// The text of a search answer.
+pub fn search(query: &str, repo: Option<&str>, hits: &[SearchHit]) -> String {
+    let scope = repo.map_or_else(|| "all repositories".to_owned(), |r| format!("repo {r}"));
+    if hits.is_empty() {
+        return format!(
+            "No results for \"{query}\" in {scope}. Try other or fewer words, or call list_repos to see what is indexed."
+        );
+    }
+    let mut out = format!("{} results for \"{query}\" in {scope}:\n", hits.len());
+    for (i, hit) in hits.iter().enumerate() {
+        let _ = write!(
+            out,
+            "\n{}. {} — {}/{}",
+            i + 1,
+            hit.title,
+            hit.repo,
+            hit.path
+        );
+        if !hit.headings.is_empty() {
+            let _ = write!(out, "\n   Section: {}", hit.headings.join(" › "));
+        }
+        let _ = write!(
+            out,
+            "\n   {}\n   (score {:.2}; read it with get_doc repo=\"{}\" path=\"{}\"{})\n",
+            hit.snippet.replace('\n', " "),
+            hit.score,
+            hit.repo,
+            hit.path,
+            if hit.section > 0 {
+                format!(" section={}", hit.section)
+            } else {
+                String::new()
+            }
+        );
+    }
+    out
+}
+
+/// The text of a get_doc answer.
+pub fn document(page: &DocPage) -> String {
+    let mut out = String::new();
+    let last = page
+        .next_section
+        .map_or(page.total_sections, |n| n)
+        .saturating_sub(1);
+    if page.first_section > 0 || page.next_section.is_some() {
+        let _ = writeln!(
+            out,
+            "[{}/{} — sections {}–{} of {}]\n",
+            page.repo, page.path, page.first_section, last, page.total_sections
+        );
+    } else {
+        let _ = writeln!(out, "[{}/{}]\n", page.repo, page.path);
+    }
+    out.push_str(&page.content);
+    if let Some(next) = page.next_section {
+        let _ = write!(
+            out,
+            "\n\n[The document continues. Call get_doc with repo=\"{}\", path=\"{}\", section={next} to read the rest.]",
+            page.repo, page.path
+        );
+    }
+    out
+}
+
+/// The text of a list_repos answer.
+pub fn repos(repos: &[RepoInfo]) -> String {
+    if repos.is_empty() {
+        return "No repositories are indexed for this key's tenant and environment yet. An administrator adds one with `docward repo add PATH --tenant NAME --env ENV`.".to_owned();
+    }
+    let mut out = format!("{} repositories:\n", repos.len());
+    for r in repos {
+        let _ = write!(
+            out,
+            "\n- {}: {} documents, {} sections, last indexed {}",
+            r.name,
+            r.documents,
+            r.sections,
+            clock::format_short(r.indexed_at)
+        );
+    }
+    out
+}

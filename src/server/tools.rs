@@ -1,0 +1,143 @@
+//! The three tools, their inputs (with schemas written for a model) and the scope each needs.
+
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::{ErrorData as McpError, tool, tool_router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::DocServer;
+use super::render;
+use crate::domain::Scope;
+use crate::gate::Admission;
+
+/// Which scope each tool needs. Drives both the `tools/list` filter and call refusal.
+pub const TOOL_SCOPES: [(&str, Scope); 3] = [
+    ("search", Scope::McpSearch),
+    ("get_doc", Scope::McpGetDoc),
+    ("list_repos", Scope::McpListRepos),
+];
+
+/// The scope a tool needs, or `None` for a name that is not one of ours.
+pub fn scope_for(tool: &str) -> Option<Scope> {
+    TOOL_SCOPES
+        .iter()
+        .find(|(name, _)| *name == tool)
+        .map(|(_, scope)| *scope)
+}
+
+/// Input of `search`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// What to look for: keywords or a short natural-language question, e.g. "configure release profile" or "how do I cancel a task".
+    pub query: String,
+    /// Only search this repository (a name from list_repos). Omit to search every repository.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// How many results to return, 1-20. Default 5.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Input of `get_doc`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetDocArgs {
+    /// The repository name, exactly as returned by search or list_repos.
+    pub repo: String,
+    /// The document path relative to the repository root, '/'-separated, exactly as returned by search.
+    pub path: String,
+    /// Section index to start reading from (0 = the beginning). Use the `next_section` given when a long document was cut.
+    #[serde(default)]
+    pub section: Option<u32>,
+}
+
+/// Input of `list_repos` (none).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListReposArgs {}
+
+fn tool_error(message: String, code: &str) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(message.clone())]);
+    result.structured_content = Some(json!({ "error": { "code": code, "message": message } }));
+    result
+}
+
+fn tool_success(text: String, structured: serde_json::Value) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(structured);
+    result
+}
+
+#[tool_router]
+impl DocServer {
+    /// Builds the router of the three tools.
+    pub fn router() -> rmcp::handler::server::router::tool::ToolRouter<Self> {
+        Self::tool_router()
+    }
+
+    #[tool(
+        description = "Search the documentation of this organisation's repositories. Returns the best-matching sections, each with repo, path, title, heading trail and a snippet (matched words in **bold**). Use get_doc with a result's repo and path to read the whole document.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+        Extension(admission): Extension<Admission>,
+    ) -> Result<CallToolResult, McpError> {
+        let p = &admission.principal;
+        let limit = args.limit.unwrap_or(5).clamp(1, 20) as usize;
+        let outcome = self
+            .libraries()
+            .get(&p.tenant, p.env)
+            .and_then(|lib| lib.search(&args.query, args.repo.as_deref(), limit));
+        Ok(match outcome {
+            Ok(hits) => tool_success(
+                render::search(&args.query, args.repo.as_deref(), &hits),
+                json!({ "query": args.query, "repo": args.repo, "results": hits }),
+            ),
+            Err(e) => tool_error(e.to_string(), e.code()),
+        })
+    }
+
+    #[tool(
+        description = "Read one whole document from a repository, by the repo and path that search or list_repos returned. Very long documents come in parts: the answer then says which `section` to ask for next.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_doc(
+        &self,
+        Parameters(args): Parameters<GetDocArgs>,
+        Extension(admission): Extension<Admission>,
+    ) -> Result<CallToolResult, McpError> {
+        let p = &admission.principal;
+        let from = args.section.unwrap_or(0) as usize;
+        let outcome = self
+            .libraries()
+            .get(&p.tenant, p.env)
+            .and_then(|lib| lib.get_doc(&args.repo, &args.path, from));
+        Ok(match outcome {
+            Ok(page) => tool_success(render::document(&page), json!(page)),
+            Err(e) => tool_error(e.to_string(), e.code()),
+        })
+    }
+
+    #[tool(
+        description = "List the documentation repositories available to you, with their document counts and when each was last indexed.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_repos(
+        &self,
+        Parameters(_args): Parameters<ListReposArgs>,
+        Extension(admission): Extension<Admission>,
+    ) -> Result<CallToolResult, McpError> {
+        let p = &admission.principal;
+        let outcome = self
+            .libraries()
+            .get(&p.tenant, p.env)
+            .and_then(|lib| lib.repos());
+        Ok(match outcome {
+            Ok(repos) => tool_success(render::repos(&repos), json!({ "repos": repos })),
+            Err(e) => tool_error(e.to_string(), e.code()),
+        })
+    }
+}
