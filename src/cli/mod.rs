@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use docward::store::SledStore;
+use docward::store::SharedStore;
 
 /// docward: documentation search for AI assistants over MCP, behind scoped API keys.
 #[derive(Debug, Parser)]
@@ -92,6 +92,6 @@ fn default_data_dir() -> Result<PathBuf> {
     )
 }
 
-fn open_store(data_dir: &std::path::Path) -> Result<SledStore> {
-    Ok(SledStore::open(data_dir)?)
+fn open_store(data_dir: &std::path::Path) -> Result<SharedStore> {
+    Ok(SharedStore::open(data_dir)?)
 }

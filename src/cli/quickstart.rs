@@ -16,7 +16,7 @@ use docward::docs::{DocsError, Library, NoProgress};
 use docward::domain::{Env, Plan, Scope, TokenType};
 use docward::keys::{self, NewKey};
 use docward::libraries::library_dir;
-use docward::store::{KeyStatus, KeyStore, SledStore, TenantRecord};
+use docward::store::{KeyStatus, KeyStore, SharedStore, TenantRecord};
 
 use super::config::{Client, snippet};
 
@@ -50,11 +50,9 @@ fn docs_folder(given: Option<PathBuf>) -> Result<PathBuf> {
 
 pub fn run(args: QuickstartArgs, data_dir: &Path) -> Result<ExitCode> {
     let docs = docs_folder(args.docs)?;
-    let token = {
-        // The store is closed again before the server starts: one process holds it at a time.
-        let store = SledStore::open(data_dir)?;
-        prepare(&store, data_dir, &docs)?
-    };
+    // This process owns the store while the server it starts reaches it through the owner.
+    let store = SharedStore::open(data_dir)?;
+    let token = prepare(&store, data_dir, &docs)?;
     println!("\n4. Asking docward through MCP over stdio (the path Claude Desktop uses)...");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -79,7 +77,7 @@ pub fn run(args: QuickstartArgs, data_dir: &Path) -> Result<ExitCode> {
 }
 
 /// Tenant, repo and key; returns the new key's token.
-fn prepare(store: &SledStore, data_dir: &Path, docs: &Path) -> Result<String> {
+fn prepare(store: &SharedStore, data_dir: &Path, docs: &Path) -> Result<String> {
     let now = clock::now();
     if store.tenant(TENANT)?.is_none() {
         store.create_tenant(&TenantRecord {

@@ -393,3 +393,10 @@ fn progress_is_reported() {
     assert_eq!(count.0.load(Ordering::SeqCst), 3);
     assert_eq!(count.1.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn library_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Library>();
+    check::<DocsError>();
+}

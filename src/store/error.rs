@@ -65,6 +65,12 @@ pub enum StoreError {
         /// The cap in force.
         cap: u64,
     },
+    /// The process that owns the store could not be reached (and none could take over).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store's owner reported a failure of its own.
+    #[error("the store's owner failed: {0}")]
+    Remote(String),
     /// Revoking or rotating a key that is already revoked.
     #[error("key {0} is already revoked")]
     AlreadyRevoked(String),
@@ -77,7 +83,10 @@ impl StoreError {
             StoreError::NotADirectory(_) => "data_dir_not_a_directory",
             StoreError::Locked(_) => "store_locked",
             StoreError::NewerSchema { .. } => "store_too_new",
-            StoreError::Corrupt(_) | StoreError::Db(_) => "internal",
+            StoreError::Corrupt(_)
+            | StoreError::Db(_)
+            | StoreError::Unavailable(_)
+            | StoreError::Remote(_) => "internal",
             StoreError::TenantExists(_) => "tenant_exists",
             StoreError::UnknownTenant { .. } => "unknown_tenant",
             StoreError::UnknownKey(_) => "unknown_key",

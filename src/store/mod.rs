@@ -15,13 +15,23 @@
 //! | `usage` | tenant 0x00 day (u32 BE) key id | calls, u64 BE |
 //!
 //! Values are a version byte followed by JSON. No token is ever stored, only its hash.
+//!
+//! sled lets one process open a database. [`SharedStore`] makes that one process the *owner*,
+//! serving the same interface to every other docward process on a Unix socket in the data dir
+//! (see `docs/store-sharing.md`).
 
 mod error;
+mod owner;
 mod records;
+mod remote;
+mod shared;
 mod sled_store;
+mod wire;
 
 pub use error::{StoreError, StoreResult};
+pub use owner::SOCKET_NAME;
 pub use records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow};
+pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};
 
 use crate::clock::Timestamp;

@@ -85,8 +85,8 @@ pub struct KeyRecord {
     /// The id of the key that replaced this one in a rotation.
     #[serde(default)]
     pub rotated_to: Option<String>,
-    /// When it last authenticated (kept in its own tree; filled in on read).
-    #[serde(default, skip_serializing)]
+    /// When it last authenticated (kept in its own tree, not in the record; filled in on read).
+    #[serde(default)]
     pub last_used_at: Option<Timestamp>,
 }
 
@@ -135,7 +135,7 @@ pub struct UsageRow {
 }
 
 /// The outcome of charging one request against the daily quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Charge {
     /// Counted; `used` includes this request.
     Allowed {

@@ -114,6 +114,7 @@ impl SledStore {
             None => return Err(StoreError::UnknownKey(id.to_owned())),
         };
         change(&mut key)?;
+        key.last_used_at = None;
         self.keys.insert(id, encode(&key)?)?;
         self.db.flush()?;
         self.with_last_used(key)
@@ -190,7 +191,10 @@ impl KeyStore for SledStore {
                 });
             }
         }
-        let record = encode(key)?;
+        let record = encode(&KeyRecord {
+            last_used_at: None,
+            ..key.clone()
+        })?;
         (&self.keys, &self.key_by_hash)
             .transaction(|(keys, by_hash)| {
                 if by_hash.get(hash.0)?.is_some() {

@@ -1,1 +1,6 @@
+//! End-to-end tests: the real `docward` binary on temp data dirs, spoken to by real clients.
 
+mod util;
+
+mod cli_keys;
+mod stdio;

@@ -1,0 +1,226 @@
+//! [`SharedStore`]: the store as every docward process sees it. The first process to need the
+//! store opens the sled database and becomes its owner, serving it to the others over a Unix
+//! socket; every other process becomes a client. When the owner exits or dies, the next request
+//! of a client finds the database free, becomes the new owner, and retries the request.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::KeyStore;
+use super::error::{StoreError, StoreResult};
+use super::owner::{Owner, SOCKET_NAME, handle};
+use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
+use super::remote::RemoteStore;
+use super::sled_store::SledStore;
+use super::wire::{Request, Response};
+use crate::clock::Timestamp;
+use crate::domain::Env;
+use crate::token::TokenHash;
+
+/// How long to look for an owner (or become one) before giving up.
+const FIND_OWNER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// This process's link to the store: it owns it, or it talks to the owner.
+enum Role {
+    Owner {
+        store: Arc<SledStore>,
+        _serving: Owner,
+    },
+    Client(RemoteStore),
+}
+
+/// The store shared by every docward process on a data dir.
+pub struct SharedStore {
+    data_dir: PathBuf,
+    role: RwLock<Role>,
+}
+
+impl SharedStore {
+    /// Opens the store in `data_dir`, as its owner if no other process owns it, else as a client.
+    pub fn open(data_dir: &Path) -> StoreResult<SharedStore> {
+        let role = find_role(data_dir)?;
+        Ok(SharedStore {
+            data_dir: data_dir.to_path_buf(),
+            role: RwLock::new(role),
+        })
+    }
+
+    /// Whether this process owns the database.
+    pub fn is_owner(&self) -> bool {
+        matches!(
+            *self.role.read().unwrap_or_else(|p| p.into_inner()),
+            Role::Owner { .. }
+        )
+    }
+
+    /// Runs one request, through the owner or locally; on losing the owner, finds or becomes the
+    /// new one and retries once.
+    fn call(&self, request: Request) -> StoreResult<Response> {
+        {
+            let role = self.role.read().unwrap_or_else(|p| p.into_inner());
+            let outcome = match &*role {
+                Role::Owner { store, .. } => return into_result(handle(store.as_ref(), request)),
+                Role::Client(remote) => remote.call(&request),
+            };
+            match outcome {
+                Err(StoreError::Unavailable(why)) => {
+                    tracing::info!("{why}; taking over or reconnecting");
+                }
+                other => return other,
+            }
+        }
+        let mut role = self.role.write().unwrap_or_else(|p| p.into_inner());
+        *role = find_role(&self.data_dir)?;
+        match &*role {
+            Role::Owner { store, .. } => into_result(handle(store.as_ref(), request)),
+            Role::Client(remote) => remote.call(&request),
+        }
+    }
+}
+
+fn into_result(response: Response) -> StoreResult<Response> {
+    match response {
+        Response::Error { error } => Err(error.into()),
+        other => Ok(other),
+    }
+}
+
+/// Opens the database (becoming its owner) or connects to the process that has it, retrying
+/// while an owner is starting up or a dead owner's lock is being released.
+fn find_role(data_dir: &Path) -> StoreResult<Role> {
+    let socket = data_dir.join(SOCKET_NAME);
+    let deadline = Instant::now() + FIND_OWNER_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match SledStore::open(data_dir) {
+            Ok(store) => {
+                let store = Arc::new(store);
+                let serving = Owner::start(Arc::clone(&store), data_dir).map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "could not serve the store on {}: {e}",
+                        socket.display()
+                    ))
+                })?;
+                return Ok(Role::Owner {
+                    store,
+                    _serving: serving,
+                });
+            }
+            Err(StoreError::Locked(_)) => {
+                if let Ok(remote) = RemoteStore::connect(&socket) {
+                    return Ok(Role::Client(remote));
+                }
+            }
+            Err(other) => return Err(other),
+        }
+        if Instant::now() >= deadline {
+            return Err(StoreError::Unavailable(format!(
+                "another process holds the store in {} but does not answer on {}; if no docward is running, remove {}",
+                data_dir.display(),
+                socket.display(),
+                socket.display()
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Unpacks a response of the expected shape, or reports a protocol mismatch.
+macro_rules! expect {
+    ($response:expr, $pattern:pat => $value:expr) => {
+        match $response? {
+            $pattern => Ok($value),
+            other => Err(StoreError::Corrupt(format!(
+                "unexpected response: {other:?}"
+            ))),
+        }
+    };
+}
+
+impl KeyStore for SharedStore {
+    fn create_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        expect!(self.call(Request::CreateTenant { tenant: tenant.clone() }), Response::Unit => ())
+    }
+
+    fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>> {
+        expect!(self.call(Request::Tenant { name: name.to_owned() }), Response::Tenant { tenant } => tenant)
+    }
+
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        expect!(self.call(Request::Tenants), Response::Tenants { tenants } => tenants)
+    }
+
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        hash: &TokenHash,
+        replacing: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        expect!(self.call(Request::InsertKey {
+            key: key.clone(),
+            hash: hash.0,
+            replacing: replacing.map(str::to_owned),
+            now,
+        }), Response::Unit => ())
+    }
+
+    fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
+        expect!(self.call(Request::Key { id: id.to_owned() }), Response::Key { key } => key)
+    }
+
+    fn key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<KeyRecord>> {
+        expect!(self.call(Request::KeyByHash { hash: hash.0 }), Response::Key { key } => key)
+    }
+
+    fn keys(&self, tenant: Option<&str>) -> StoreResult<Vec<KeyRecord>> {
+        expect!(self.call(Request::Keys { tenant: tenant.map(str::to_owned) }), Response::Keys { keys } => keys)
+    }
+
+    fn revoke_key(&self, id: &str, at: Timestamp) -> StoreResult<KeyRecord> {
+        expect!(self.call(Request::RevokeKey { id: id.to_owned(), at }), Response::Key { key: Some(key) } => key)
+    }
+
+    fn retire_key(&self, id: &str, at: Timestamp, successor: &str) -> StoreResult<KeyRecord> {
+        expect!(self.call(Request::RetireKey {
+            id: id.to_owned(),
+            at,
+            successor: successor.to_owned(),
+        }), Response::Key { key: Some(key) } => key)
+    }
+
+    fn touch_key(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        expect!(self.call(Request::TouchKey { id: id.to_owned(), at }), Response::Unit => ())
+    }
+
+    fn charge(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        env: Env,
+        day: u32,
+        limit: Option<u64>,
+    ) -> StoreResult<Charge> {
+        expect!(self.call(Request::Charge {
+            tenant: tenant.to_owned(),
+            key_id: key_id.to_owned(),
+            env,
+            day,
+            limit,
+        }), Response::Charge { charge } => charge)
+    }
+
+    fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64> {
+        expect!(self.call(Request::QuotaUsed { tenant: tenant.to_owned(), day }), Response::Count { count } => count)
+    }
+
+    fn usage(&self, tenant: Option<&str>) -> StoreResult<Vec<UsageRow>> {
+        expect!(self.call(Request::Usage { tenant: tenant.map(str::to_owned) }), Response::Usage { rows } => rows)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        expect!(self.call(Request::Flush), Response::Unit => ())
+    }
+}

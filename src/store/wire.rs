@@ -1,0 +1,146 @@
+//! The protocol between a store's owner and its clients: one JSON request per line, one JSON
+//! response per line, over a Unix socket in the data dir. Each request is one [`KeyStore`] call.
+//!
+//! [`KeyStore`]: super::KeyStore
+
+use serde::{Deserialize, Serialize};
+
+use super::error::StoreError;
+use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
+use crate::clock::Timestamp;
+use crate::domain::{Env, Plan};
+
+/// One call of the store interface.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    CreateTenant {
+        tenant: TenantRecord,
+    },
+    Tenant {
+        name: String,
+    },
+    Tenants,
+    InsertKey {
+        key: KeyRecord,
+        hash: [u8; 32],
+        replacing: Option<String>,
+        now: Timestamp,
+    },
+    Key {
+        id: String,
+    },
+    KeyByHash {
+        hash: [u8; 32],
+    },
+    Keys {
+        tenant: Option<String>,
+    },
+    RevokeKey {
+        id: String,
+        at: Timestamp,
+    },
+    RetireKey {
+        id: String,
+        at: Timestamp,
+        successor: String,
+    },
+    TouchKey {
+        id: String,
+        at: Timestamp,
+    },
+    Charge {
+        tenant: String,
+        key_id: String,
+        env: Env,
+        day: u32,
+        limit: Option<u64>,
+    },
+    QuotaUsed {
+        tenant: String,
+        day: u32,
+    },
+    Usage {
+        tenant: Option<String>,
+    },
+    Flush,
+}
+
+/// The answer to one request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Unit,
+    Tenant { tenant: Option<TenantRecord> },
+    Tenants { tenants: Vec<TenantRecord> },
+    Key { key: Option<KeyRecord> },
+    Keys { keys: Vec<KeyRecord> },
+    Charge { charge: Charge },
+    Count { count: u64 },
+    Usage { rows: Vec<UsageRow> },
+    Error { error: WireError },
+}
+
+/// A [`StoreError`] that can cross the socket. Errors of the owner's disk become `Remote`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WireError {
+    TenantExists {
+        name: String,
+    },
+    UnknownTenant {
+        name: String,
+        hint: String,
+    },
+    UnknownKey {
+        id: String,
+    },
+    AmbiguousKey {
+        id: String,
+    },
+    KeyCapReached {
+        tenant: String,
+        plan: Plan,
+        cap: u64,
+    },
+    AlreadyRevoked {
+        id: String,
+    },
+    Remote {
+        message: String,
+    },
+}
+
+impl From<StoreError> for WireError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::TenantExists(name) => WireError::TenantExists { name },
+            StoreError::UnknownTenant { name, hint } => WireError::UnknownTenant { name, hint },
+            StoreError::UnknownKey(id) => WireError::UnknownKey { id },
+            StoreError::AmbiguousKey(id) => WireError::AmbiguousKey { id },
+            StoreError::KeyCapReached { tenant, plan, cap } => {
+                WireError::KeyCapReached { tenant, plan, cap }
+            }
+            StoreError::AlreadyRevoked(id) => WireError::AlreadyRevoked { id },
+            other => WireError::Remote {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<WireError> for StoreError {
+    fn from(err: WireError) -> Self {
+        match err {
+            WireError::TenantExists { name } => StoreError::TenantExists(name),
+            WireError::UnknownTenant { name, hint } => StoreError::UnknownTenant { name, hint },
+            WireError::UnknownKey { id } => StoreError::UnknownKey(id),
+            WireError::AmbiguousKey { id } => StoreError::AmbiguousKey(id),
+            WireError::KeyCapReached { tenant, plan, cap } => {
+                StoreError::KeyCapReached { tenant, plan, cap }
+            }
+            WireError::AlreadyRevoked { id } => StoreError::AlreadyRevoked(id),
+            WireError::Remote { message } => StoreError::Remote(message),
+        }
+    }
+}

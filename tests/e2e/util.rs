@@ -1,0 +1,365 @@
+//! Test support: a temp data dir per test, the real `docward` binary run with a scrubbed
+//! environment, and an MCP client speaking to `docward serve --stdio`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+
+/// The binary under test.
+pub fn docward_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_docward")
+}
+
+/// A temporary directory holding one test's data dir and files. Removed on drop.
+pub struct TestDir {
+    tmp: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// A fresh directory.
+    pub fn new() -> TestDir {
+        TestDir {
+            tmp: tempfile::Builder::new()
+                .prefix("docward-e2e-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The data dir passed to docward (`DOCWARD_DATA_DIR`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    /// Writes a file below the directory, creating parents.
+    pub fn write(&self, rel: &str, contents: &str) -> PathBuf {
+        let path = self.tmp.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// A `docward` command with a scrubbed environment and this test's data dir.
+    pub fn cmd(&self, args: &[&str]) -> TestCommand {
+        let mut cmd = Command::new(docward_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("DOCWARD_DATA_DIR", self.data_dir())
+            .current_dir(self.path())
+            .args(args);
+        TestCommand {
+            cmd,
+            stdin: None,
+            ran: false,
+        }
+    }
+
+    /// Creates a tenant on a plan.
+    pub fn tenant(&self, name: &str, plan: &str) {
+        self.cmd(&["tenant", "create", name, "--plan", plan]).run();
+    }
+
+    /// Creates a key and returns its token.
+    pub fn key(&self, tenant: &str, env: &str, scopes: &[&str]) -> String {
+        let mut args = vec![
+            "key", "create", "--tenant", tenant, "--name", "test key", "--env", env,
+        ];
+        if scopes.is_empty() {
+            args.extend(["--type", "unrestricted"]);
+        }
+        for s in scopes {
+            args.extend(["--scope", s]);
+        }
+        self.cmd(&args).run().stdout_line()
+    }
+
+    /// Creates a key with extra arguments and returns the `--json` object (token included).
+    pub fn key_json(&self, tenant: &str, env: &str, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "key", "create", "--tenant", tenant, "--name", "test key", "--env", env, "--json",
+        ];
+        args.extend(extra);
+        self.cmd(&args).run().json()
+    }
+
+    /// Indexes a folder of this directory as a repo.
+    pub fn repo(&self, folder: &str, tenant: &str, env: &str, name: &str) {
+        let path = self.path().join(folder);
+        self.cmd(&[
+            "repo",
+            "add",
+            path.to_str().unwrap(),
+            "--tenant",
+            tenant,
+            "--env",
+            env,
+            "--name",
+            name,
+        ])
+        .run();
+    }
+
+    /// Writes a small set of docs under `folder`.
+    pub fn sample_docs(&self, folder: &str) {
+        self.write(
+            &format!("{folder}/guide/keys.md"),
+            "---\ntitle: Managing keys\n---\n# Managing keys\n\nKeys are created by administrators.\n\n## Revoking a key\n\nRevocation takes effect on the next request. Run the revoke command.\n\n## Rotating a key\n\nRotation issues a replacement and keeps the old key for a grace period.\n",
+        );
+        self.write(
+            &format!("{folder}/guide/search.md"),
+            "# Searching\n\nThe search tool ranks sections with BM25.\n\n## Snippets\n\nEach result carries a snippet with highlighted terms.\n",
+        );
+        self.write(
+            &format!("{folder}/README.md"),
+            "# Handbook\n\nThe handbook explains tokio runtimes and the quokka deployment procedure.\n",
+        );
+    }
+}
+
+/// A `docward` invocation that must be run: dropping it unrun fails the test.
+pub struct TestCommand {
+    cmd: Command,
+    stdin: Option<String>,
+    ran: bool,
+}
+
+/// The outcome of a [`TestCommand`].
+pub struct Ran {
+    pub output: Output,
+    description: String,
+}
+
+impl TestCommand {
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Feeds text on stdin.
+    pub fn stdin(mut self, text: &str) -> Self {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    fn execute(&mut self) -> Ran {
+        self.ran = true;
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn docward");
+        if let Some(text) = self.stdin.take() {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let output = child.wait_with_output().expect("wait for docward");
+        Ran {
+            description: format!("{:?}", self.cmd),
+            output,
+        }
+    }
+
+    /// Runs and expects success.
+    #[track_caller]
+    pub fn run(mut self) -> Ran {
+        let ran = self.execute();
+        if !ran.output.status.success() {
+            panic!("expected success\n{}", ran.dump());
+        }
+        ran
+    }
+
+    /// Runs and expects failure (non-zero exit, no panic).
+    #[track_caller]
+    pub fn run_fail(mut self) -> Ran {
+        let ran = self.execute();
+        if ran.output.status.success() {
+            panic!("expected failure\n{}", ran.dump());
+        }
+        assert!(
+            !ran.stderr().contains("panicked") && !ran.stderr().contains("RUST_BACKTRACE"),
+            "docward panicked\n{}",
+            ran.dump()
+        );
+        ran
+    }
+}
+
+impl Drop for TestCommand {
+    fn drop(&mut self) {
+        if !self.ran && !std::thread::panicking() {
+            panic!("a TestCommand was built but never run: {:?}", self.cmd);
+        }
+    }
+}
+
+impl Ran {
+    /// Standard output as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// Standard error as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The single line of stdout, trimmed.
+    #[track_caller]
+    pub fn stdout_line(&self) -> String {
+        let out = self.stdout();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one stdout line\n{}", self.dump());
+        lines[0].trim().to_owned()
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Everything about the run, for failure messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "command: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.description,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+/// A live MCP session with `docward serve --stdio`, through rmcp's client.
+pub type Session = RunningService<RoleClient, ()>;
+
+/// Starts `docward serve --stdio --env ENV` with `key` (if any) in `DOCWARD_API_KEY`, and
+/// initialises an MCP session with it. The server's stderr goes to `<dir>/server-N.log`.
+pub async fn stdio_session(dir: &TestDir, env: &str, key: Option<&str>) -> Session {
+    stdio_session_with(dir, env, key, &[]).await
+}
+
+/// Like [`stdio_session`], with extra `serve` arguments (e.g. `--burst 1000`).
+pub async fn stdio_session_with(
+    dir: &TestDir,
+    env: &str,
+    key: Option<&str>,
+    extra: &[&str],
+) -> Session {
+    let log_path = unique_log_path(dir);
+    let log = std::fs::File::create(&log_path).unwrap();
+    let command = tokio::process::Command::new(docward_bin()).configure(|cmd| {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DOCWARD_DATA_DIR", dir.data_dir())
+            .args(["serve", "--stdio", "--env", env])
+            .args(extra);
+        if let Some(key) = key {
+            cmd.env("DOCWARD_API_KEY", key);
+        }
+    });
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(log)
+        .spawn()
+        .expect("spawn docward serve --stdio");
+    tokio::time::timeout(std::time::Duration::from_secs(20), ().serve(transport))
+        .await
+        .expect("initialize timed out")
+        .expect("initialize failed")
+}
+
+/// Everything the servers of this test wrote on stderr.
+pub fn server_logs(dir: &TestDir) -> String {
+    (0..)
+        .map(|i| dir.path().join(format!("server-{i}.log")))
+        .take_while(|p| p.exists())
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn unique_log_path(dir: &TestDir) -> PathBuf {
+    (0..)
+        .map(|i| dir.path().join(format!("server-{i}.log")))
+        .find(|p| !p.exists())
+        .unwrap()
+}
+
+/// Calls a tool with JSON arguments.
+pub async fn call(session: &Session, tool: &str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        session.call_tool(params),
+    )
+    .await
+    .expect("tools/call timed out")
+    .expect("tools/call failed at the protocol level")
+}
+
+/// The text of a tool result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The refusal code of an `isError` result, if it is a refusal from the gate.
+pub fn refusal_code(result: &CallToolResult) -> Option<String> {
+    if result.is_error != Some(true) {
+        return None;
+    }
+    result
+        .structured_content
+        .as_ref()?
+        .pointer("/error/code")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Names of the tools listed to this session.
+pub async fn tool_names(session: &Session) -> Vec<String> {
+    let mut names: Vec<String> = session
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
