@@ -3,4 +3,5 @@
 mod util;
 
 mod cli_keys;
+mod python_sdk;
 mod stdio;
