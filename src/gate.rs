@@ -108,6 +108,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A failure on our side, with a message safe to show.
+    pub fn internal(message: &str) -> Refusal {
+        Refusal::new(Code::Internal, message.to_owned())
+    }
+
     fn new(code: Code, message: String) -> Refusal {
         Refusal {
             code,

@@ -4,6 +4,7 @@
 //! `tools/call` → [`Gate::admit`] (key, scope, burst, daily quota) → the tool, which receives the
 //! [`Admission`] (and so the principal) through the request's extensions and never sees a token.
 
+pub mod http;
 mod render;
 mod stdio;
 mod tools;
@@ -23,7 +24,9 @@ use serde_json::json;
 pub use stdio::serve_stdio;
 pub use tools::{GetDocArgs, ListReposArgs, SearchArgs, TOOL_SCOPES, scope_for};
 
+use crate::auth::Principal;
 use crate::clock;
+use crate::domain::Scope;
 use crate::gate::{Admission, Gate, Refusal};
 use crate::libraries::Libraries;
 
@@ -40,6 +43,16 @@ pub struct ServerState {
 pub enum Credential {
     /// Given once when the process started (stdio: `DOCWARD_API_KEY`), checked again on every call.
     Fixed(Option<Arc<str>>),
+    /// Each HTTP request's own `Authorization` header, checked by the auth layer, which leaves its
+    /// verdict ([`http::HttpAuth`]) in the request's extensions.
+    Http,
+}
+
+/// What the gate says about one request of a session.
+enum Verdict {
+    Admitted(Admission),
+    Authenticated(Principal),
+    Refused(Refusal),
 }
 
 /// The MCP server of one session.
@@ -66,10 +79,71 @@ impl DocServer {
         &self.state.libraries
     }
 
-    fn presented_key(&self) -> Option<&str> {
+    /// Authenticates the caller of a request (for `tools/list`), off the async runtime.
+    async fn caller(&self, context: &RequestContext<RoleServer>) -> Verdict {
         match &self.credential {
-            Credential::Fixed(key) => key.as_deref(),
+            Credential::Fixed(key) => {
+                let state = Arc::clone(&self.state);
+                let key = key.clone();
+                blocking(
+                    move || match state.gate.authenticate(key.as_deref(), clock::now()) {
+                        Ok(p) => Verdict::Authenticated(p),
+                        Err(r) => Verdict::Refused(r),
+                    },
+                )
+                .await
+                .unwrap_or_else(Verdict::Refused)
+            }
+            Credential::Http => http_verdict(context),
         }
+    }
+
+    /// Admits a tool call needing `scope`. The gate may wait for the disk (a live call is made
+    /// durable before it runs), so it runs on the blocking pool.
+    async fn admit(
+        &self,
+        scope: Scope,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Admission, Refusal> {
+        let state = Arc::clone(&self.state);
+        let now = clock::now();
+        match &self.credential {
+            Credential::Fixed(key) => {
+                let key = key.clone();
+                blocking(move || state.gate.admit(key.as_deref(), scope, now)).await?
+            }
+            Credential::Http => match http_verdict(context) {
+                Verdict::Admitted(a) if a.principal.has_scope(scope) => Ok(a),
+                Verdict::Admitted(Admission { principal, .. })
+                | Verdict::Authenticated(principal) => {
+                    blocking(move || state.gate.admit_principal(principal, scope, now)).await?
+                }
+                Verdict::Refused(r) => Err(r),
+            },
+        }
+    }
+}
+
+/// Runs `work` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| Refusal::internal("the gate failed; see the server's log"))
+}
+
+/// The auth layer's verdict carried in the HTTP request parts of this request.
+fn http_verdict(context: &RequestContext<RoleServer>) -> Verdict {
+    let auth = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<http::HttpAuth>());
+    match auth {
+        Some(http::HttpAuth::Admitted(a)) => Verdict::Admitted(a.clone()),
+        Some(http::HttpAuth::Authenticated(p)) => Verdict::Authenticated(p.clone()),
+        Some(http::HttpAuth::Refused(r)) => Verdict::Refused(r.clone()),
+        None => Verdict::Refused(crate::auth::AuthError::Missing.into()),
     }
 }
 
@@ -98,14 +172,15 @@ impl ServerHandler for DocServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let all = self.tool_router.list_all();
-        let tools = match self
-            .state
-            .gate
-            .authenticate(self.presented_key(), clock::now())
-        {
+        let principal = match self.caller(&context).await {
+            Verdict::Admitted(a) => Ok(a.principal),
+            Verdict::Authenticated(p) => Ok(p),
+            Verdict::Refused(r) => Err(r),
+        };
+        let tools = match principal {
             Ok(principal) => all
                 .into_iter()
                 .filter(|t| scope_for(&t.name).is_some_and(|s| principal.has_scope(s)))
@@ -143,23 +218,18 @@ impl ServerHandler for DocServer {
                 None,
             ));
         };
-        let admission: Admission =
-            match self
-                .state
-                .gate
-                .admit(self.presented_key(), scope, clock::now())
-            {
-                Ok(admission) => admission,
-                Err(refusal) => {
-                    tracing::warn!(
-                        tool = %request.name,
-                        code = refusal.code.as_str(),
-                        "tool call refused: {}",
-                        refusal.message
-                    );
-                    return Ok(CallToolResponse::Complete(refusal_result(&refusal)));
-                }
-            };
+        let admission: Admission = match self.admit(scope, &context).await {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                tracing::warn!(
+                    tool = %request.name,
+                    code = refusal.code.as_str(),
+                    "tool call refused: {}",
+                    refusal.message
+                );
+                return Ok(CallToolResponse::Complete(refusal_result(&refusal)));
+            }
+        };
         tracing::debug!(
             tool = %request.name,
             tenant = %admission.principal.tenant,

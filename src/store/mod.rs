@@ -20,6 +20,7 @@
 //! serving the same interface to every other docward process on a Unix socket in the data dir
 //! (see `docs/store-sharing.md`).
 
+mod durability;
 mod error;
 mod owner;
 mod records;

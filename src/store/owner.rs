@@ -105,7 +105,7 @@ fn accept_loop(
         workers.retain(|w| !w.is_finished());
     }
     for conn in connections.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = conn.shutdown(std::net::Shutdown::Both);
+        let _ = conn.shutdown(std::net::Shutdown::Read);
     }
     for worker in workers {
         let _ = worker.join();

@@ -54,27 +54,28 @@ impl SharedStore {
         )
     }
 
-    /// Runs one request, through the owner or locally; on losing the owner, finds or becomes the
-    /// new one and retries once.
+    /// Runs one request, through the owner or locally. On losing the owner (it exited or died),
+    /// finds or becomes the new one and retries, until [`FIND_OWNER_TIMEOUT`] runs out.
     fn call(&self, request: Request) -> StoreResult<Response> {
-        {
-            let role = self.role.read().unwrap_or_else(|p| p.into_inner());
-            let outcome = match &*role {
-                Role::Owner { store, .. } => return into_result(handle(store.as_ref(), request)),
-                Role::Client(remote) => remote.call(&request),
-            };
-            match outcome {
-                Err(StoreError::Unavailable(why)) => {
-                    tracing::info!("{why}; taking over or reconnecting");
+        let deadline = Instant::now() + FIND_OWNER_TIMEOUT;
+        loop {
+            {
+                let role = self.role.read().unwrap_or_else(|p| p.into_inner());
+                let outcome = match &*role {
+                    Role::Owner { store, .. } => {
+                        return into_result(handle(store.as_ref(), request));
+                    }
+                    Role::Client(remote) => remote.call(&request),
+                };
+                match outcome {
+                    Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
+                        tracing::debug!("{why}; taking over or reconnecting");
+                    }
+                    other => return other,
                 }
-                other => return other,
             }
-        }
-        let mut role = self.role.write().unwrap_or_else(|p| p.into_inner());
-        *role = find_role(&self.data_dir)?;
-        match &*role {
-            Role::Owner { store, .. } => into_result(handle(store.as_ref(), request)),
-            Role::Client(remote) => remote.call(&request),
+            let mut role = self.role.write().unwrap_or_else(|p| p.into_inner());
+            *role = find_role(&self.data_dir)?;
         }
     }
 }

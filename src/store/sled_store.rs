@@ -8,6 +8,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::KeyStore;
+use super::durability::GroupCommit;
 use super::error::{StoreError, StoreResult};
 use super::records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow, decode, encode};
 use crate::clock::Timestamp;
@@ -31,6 +32,8 @@ pub struct SledStore {
     key_writes: Mutex<()>,
     /// Last `last_used` second written per key, to write at most once a second.
     touched: Mutex<HashMap<String, Timestamp>>,
+    /// Makes counted live calls durable before they are answered, sharing flushes.
+    group_commit: GroupCommit,
 }
 
 impl SledStore {
@@ -81,6 +84,7 @@ impl SledStore {
             usage: db.open_tree("usage")?,
             key_writes: Mutex::new(()),
             touched: Mutex::new(HashMap::new()),
+            group_commit: GroupCommit::default(),
             path,
             db,
         })
@@ -174,6 +178,14 @@ impl KeyStore for SledStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let _guard = self.key_writes.lock().unwrap_or_else(|p| p.into_inner());
+        if self
+            .key_by_hash
+            .get(hash.0)?
+            .is_some_and(|id| id.as_ref() == key.id.as_bytes())
+        {
+            // Already stored: a client retrying after its owner died before answering.
+            return Ok(());
+        }
         let tenant = self
             .tenant(&key.tenant)?
             .ok_or_else(|| self.unknown_tenant(&key.tenant))?;
@@ -197,8 +209,11 @@ impl KeyStore for SledStore {
         })?;
         (&self.keys, &self.key_by_hash)
             .transaction(|(keys, by_hash)| {
-                if by_hash.get(hash.0)?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(()));
+                match by_hash.get(hash.0)? {
+                    // The same key again: a client retrying after its owner died mid-answer.
+                    Some(id) if id.as_ref() == key.id.as_bytes() => return Ok(()),
+                    Some(_) => return Err(ConflictableTransactionError::Abort(())),
+                    None => {}
                 }
                 keys.insert(key.id.as_bytes(), record.clone())?;
                 by_hash.insert(&hash.0, key.id.as_bytes())?;
@@ -314,6 +329,11 @@ impl KeyStore for SledStore {
                 let calls = old.and_then(read_u64).unwrap_or(0) + 1;
                 Some(calls.to_be_bytes().to_vec())
             })?;
+            // A live call is billed: it is on disk before the tool answers, so a crash loses at
+            // most the calls in flight. Test calls are free and ride on the periodic flush.
+            if env == Env::Live {
+                self.group_commit.commit(|| self.db.flush())?;
+            }
         }
         Ok(charge)
     }

@@ -3,5 +3,7 @@
 mod util;
 
 mod cli_keys;
+mod http;
+mod multiprocess;
 mod python_sdk;
 mod stdio;

@@ -276,6 +276,16 @@ pub async fn stdio_session_with(
     key: Option<&str>,
     extra: &[&str],
 ) -> Session {
+    stdio_session_pid(dir, env, key, extra).await.0
+}
+
+/// Like [`stdio_session_with`], also returning the server's process id.
+pub async fn stdio_session_pid(
+    dir: &TestDir,
+    env: &str,
+    key: Option<&str>,
+    extra: &[&str],
+) -> (Session, u32) {
     let log_path = unique_log_path(dir);
     let log = std::fs::File::create(&log_path).unwrap();
     let command = tokio::process::Command::new(docward_bin()).configure(|cmd| {
@@ -292,10 +302,21 @@ pub async fn stdio_session_with(
         .stderr(log)
         .spawn()
         .expect("spawn docward serve --stdio");
-    tokio::time::timeout(std::time::Duration::from_secs(20), ().serve(transport))
+    let pid = transport.id().expect("server pid");
+    let session = tokio::time::timeout(std::time::Duration::from_secs(20), ().serve(transport))
         .await
         .expect("initialize timed out")
-        .expect("initialize failed")
+        .expect("initialize failed");
+    (session, pid)
+}
+
+/// Sends SIGKILL to a process.
+pub fn kill9(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -9 {pid}");
 }
 
 /// Everything the servers of this test wrote on stderr.
@@ -362,4 +383,151 @@ pub async fn tool_names(session: &Session) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A running `docward serve --http` on a free loopback port, killed on drop.
+pub struct HttpServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    log: PathBuf,
+}
+
+impl HttpServer {
+    /// Starts `docward serve --http 127.0.0.1:0 --env ENV` with extra arguments and waits until
+    /// it listens.
+    pub fn start(dir: &TestDir, env: &str, extra: &[&str]) -> HttpServer {
+        use std::io::{BufRead, BufReader};
+        let log = unique_log_path(dir);
+        let mut child = Command::new(docward_bin())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DOCWARD_DATA_DIR", dir.data_dir())
+            .args(["serve", "--http", "127.0.0.1:0", "--env", env])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn docward serve --http");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = std::fs::File::create(log_path).unwrap();
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+                let _ = file.flush();
+                if !sent && let Some(addr) = line.split("listen=").nth(1) {
+                    let addr = addr
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "docward serve --http did not start; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        HttpServer {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    /// The streamable HTTP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An rmcp client session over streamable HTTP with a Bearer key.
+pub async fn http_session(server: &HttpServer, key: &str) -> Result<Session, String> {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url()).auth_header(key.to_owned());
+    let transport = StreamableHttpClientTransport::from_config(config);
+    tokio::time::timeout(std::time::Duration::from_secs(20), ().serve(transport))
+        .await
+        .map_err(|_| "initialize timed out".to_owned())?
+        .map_err(|e| e.to_string())
+}
+
+/// The JSON-RPC `initialize` request body.
+pub fn initialize_body() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}}
+    })
+}
+
+/// POSTs a JSON-RPC body to `/mcp` with an optional Bearer key and session id.
+pub async fn post_mcp(
+    server: &HttpServer,
+    key: Option<&str>,
+    session: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    request.send().await.expect("HTTP request")
 }

@@ -1,0 +1,159 @@
+//! MCP over HTTP: streamable HTTP at `/mcp` (rmcp's service) and the legacy HTTP+SSE transport
+//! (`GET /sse`, `POST /message`) for older clients, behind one auth layer and one tool
+//! implementation. `/healthz` and the RFC 9728 metadata stay outside the auth layer.
+
+mod auth;
+mod guard;
+mod metadata;
+mod reply;
+mod sessions;
+mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use rmcp::transport::StreamableHttpServerConfig;
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::HttpAuth;
+
+use super::{Credential, DocServer, ServerState};
+use sessions::SessionKeys;
+
+/// How an HTTP server is reached and protected.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The URL clients use to reach the server (for metadata and `WWW-Authenticate`), without a
+    /// trailing slash, e.g. `https://docs.example.com`. Defaults to `http://<listen>`.
+    pub public_url: String,
+    /// Host headers accepted on MCP routes (`host` or `host:port`); empty allows any host.
+    pub allowed_hosts: Vec<String>,
+    /// Origin headers accepted on MCP routes (`scheme://host[:port]`); empty accepts any origin
+    /// whose host is an allowed host.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpConfig {
+    /// A config for `listen` with defaults: loopback hosts plus the public URL's host.
+    pub fn new(listen: SocketAddr, public_url: Option<String>) -> HttpConfig {
+        let public_url = public_url
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .map(str::to_owned)
+            .to_vec();
+        if let Ok(uri) = public_url.parse::<axum::http::Uri>()
+            && let Some(host) = uri.host()
+        {
+            allowed_hosts.push(host.trim_matches(['[', ']']).to_owned());
+        }
+        allowed_hosts.push(listen.ip().to_string());
+        allowed_hosts.sort();
+        allowed_hosts.dedup();
+        HttpConfig {
+            listen,
+            public_url,
+            allowed_hosts,
+            allowed_origins: Vec::new(),
+        }
+    }
+
+    /// The URL of the protected-resource metadata.
+    pub fn resource_metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource", self.public_url)
+    }
+
+    /// The MCP endpoint, the resource that keys grant access to.
+    pub fn resource_url(&self) -> String {
+        format!("{}/mcp", self.public_url)
+    }
+}
+
+/// What the HTTP handlers share.
+pub(crate) struct HttpState {
+    pub(crate) server: Arc<ServerState>,
+    pub(crate) config: HttpConfig,
+    pub(crate) sessions: SessionKeys,
+    pub(crate) sse: sse::SseSessions,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Builds the HTTP application: MCP routes behind the guard and the auth layer, and the open
+/// `/healthz` and metadata routes.
+pub fn app(server: Arc<ServerState>, config: HttpConfig, shutdown: CancellationToken) -> Router {
+    let state = Arc::new(HttpState {
+        server: Arc::clone(&server),
+        sessions: SessionKeys::default(),
+        sse: sse::SseSessions::default(),
+        shutdown: shutdown.clone(),
+        config: config.clone(),
+    });
+    let factory_state = Arc::clone(&server);
+    let streamable = StreamableHttpService::new(
+        move || Ok(DocServer::new(Arc::clone(&factory_state), Credential::Http)),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(true)
+            .with_allowed_hosts(config.allowed_hosts.clone())
+            .with_cancellation_token(shutdown.child_token()),
+    );
+    let mcp = Router::new()
+        .nest_service("/mcp", streamable)
+        .route("/sse", get(sse::open))
+        .route("/message", post(sse::message))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_key,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::check_host_and_origin,
+        ));
+    Router::new()
+        .merge(mcp)
+        .route("/healthz", get(metadata::healthz))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(metadata::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(metadata::protected_resource),
+        )
+        .with_state(state)
+}
+
+/// Serves HTTP until `shutdown` is cancelled (Ctrl-C or SIGTERM in the CLI); in-flight requests
+/// finish first.
+pub async fn serve_http(
+    server: Arc<ServerState>,
+    mut config: HttpConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr()?;
+    if config.public_url == format!("http://{}", config.listen) {
+        // Port 0 picks a free port: the default public URL names the real one.
+        config.public_url = format!("http://{local}");
+    }
+    tracing::info!(
+        listen = %local,
+        env = %server.gate.env(),
+        mcp = %format!("{}/mcp", config.public_url),
+        "docward serving over HTTP (streamable HTTP at /mcp, legacy SSE at /sse)"
+    );
+    let app = app(server, config, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,505 @@
+//! End-to-end MCP tests over HTTP: `docward serve --http`, spoken to by rmcp's streamable HTTP
+//! client, by raw HTTP requests (statuses and headers) and by the official Python SDK.
+
+use serde_json::{Value, json};
+
+use crate::util::{
+    HttpServer, TestDir, call, docward_bin, http_session, initialize_body, post_mcp, refusal_code,
+    text, tool_names,
+};
+
+fn setup(env: &str, plan: &str) -> TestDir {
+    let dir = TestDir::new();
+    dir.tenant("acme", plan);
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", env, "handbook");
+    dir
+}
+
+/// Reads a JSON-RPC message from a JSON or SSE-framed response body.
+async fn rpc_body(response: reqwest::Response) -> Value {
+    let text = response.text().await.unwrap();
+    if let Ok(value) = serde_json::from_str(&text) {
+        return value;
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|v| v.get("jsonrpc").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC message in {text}"))
+}
+
+fn tool_call(name: &str, args: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": { "name": name, "arguments": args } })
+}
+
+/// Opens a legacy-mode session by raw HTTP and returns its id.
+async fn open_session(server: &HttpServer, key: &str) -> String {
+    let response = post_mcp(server, Some(key), None, &initialize_body()).await;
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.text().await;
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let ack = post_mcp(server, Some(key), Some(&session), &initialized).await;
+    assert!(ack.status().is_success(), "{}", ack.status());
+    session
+}
+
+#[tokio::test]
+async fn rmcp_client_searches_over_streamable_http_with_a_bearer_key() {
+    let dir = setup("live", "pro");
+    let key = dir.key("acme", "live", &["mcp:search", "mcp:get_doc"]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let session = http_session(&server, &key).await.unwrap();
+    assert_eq!(
+        tool_names(&session).await,
+        ["get_doc", "search"],
+        "scope-filtered"
+    );
+    let found = call(&session, "search", json!({ "query": "rotating keys" })).await;
+    assert_ne!(found.is_error, Some(true), "{}", text(&found));
+    assert_eq!(
+        found.structured_content.as_ref().unwrap()["results"][0]["path"],
+        "guide/keys.md"
+    );
+    let doc = call(
+        &session,
+        "get_doc",
+        json!({ "repo": "handbook", "path": "guide/search.md" }),
+    )
+    .await;
+    assert!(text(&doc).contains("BM25"));
+    session.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_keys_get_401_with_a_bearer_challenge_and_a_jsonrpc_body() {
+    let dir = setup("live", "pro");
+    let revoked = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    dir.cmd(&["key", "revoke", revoked["id"].as_str().unwrap()])
+        .run();
+    let test_key = dir.key("acme", "test", &["mcp:search"]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let cases: [(Option<&str>, &str, &str); 5] = [
+        (None, "missing_key", "Authorization: Bearer"),
+        (Some("not-a-key"), "malformed_key", "dw_live_"),
+        (
+            Some("dw_live_0000000000000000000000000000000000000000000000000"),
+            "bad_checksum",
+            "mistyped",
+        ),
+        (
+            Some(revoked["token"].as_str().unwrap()),
+            "key_revoked",
+            "revoked on",
+        ),
+        (
+            Some(&test_key),
+            "wrong_env",
+            "test key used against a live server",
+        ),
+    ];
+    for (key, code, hint) in cases {
+        let response = post_mcp(&server, key, None, &initialize_body()).await;
+        assert_eq!(response.status(), 401, "{code}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.starts_with("Bearer realm=\"docward\""),
+            "{challenge}"
+        );
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        assert!(challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            server.base
+        )));
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["jsonrpc"], "2.0");
+        assert_eq!(body["id"], 1);
+        assert_eq!(body["error"]["data"]["code"], code);
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(hint),
+            "{body}"
+        );
+    }
+    let log = server.log();
+    assert!(
+        !log.contains(revoked["token"].as_str().unwrap()) && !log.contains(&test_key),
+        "a token reached the log"
+    );
+}
+
+#[tokio::test]
+async fn a_key_in_the_url_is_refused() {
+    let dir = setup("live", "pro");
+    let key = dir.key("acme", "live", &[]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    for query in [
+        format!("api_key={key}"),
+        format!("token={key}"),
+        format!("x={key}"),
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!("{}?{query}", server.mcp_url()))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize_body().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization: Bearer")
+        );
+    }
+    let sse = reqwest::Client::new()
+        .get(format!("{}/sse?api_key={key}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 400);
+    assert!(!server.log().contains(&key));
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
+    let dir = setup("live", "pro");
+    let key = dir.key("acme", "live", &["mcp:search"]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let session = open_session(&server, &key).await;
+    let response = post_mcp(
+        &server,
+        Some(&key),
+        Some(&session),
+        &tool_call(
+            "get_doc",
+            json!({ "repo": "handbook", "path": "guide/keys.md" }),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"mcp:get_doc\""), "{challenge}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], 5);
+    assert_eq!(body["error"]["data"]["code"], "missing_scope");
+    let allowed = post_mcp(
+        &server,
+        Some(&key),
+        Some(&session),
+        &tool_call("search", json!({ "query": "bm25" })),
+    )
+    .await;
+    assert_eq!(allowed.status(), 200);
+    let result = rpc_body(allowed).await;
+    assert_eq!(result["result"]["isError"], false, "{result}");
+}
+
+#[tokio::test]
+async fn the_daily_quota_is_429_with_retry_after_and_ratelimit_headers() {
+    let dir = TestDir::new();
+    dir.cmd(&[
+        "tenant",
+        "create",
+        "acme",
+        "--plan",
+        "free",
+        "--daily-limit",
+        "3",
+    ])
+    .run();
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", "live", "handbook");
+    let key = dir.key("acme", "live", &["mcp:list_repos"]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let session = open_session(&server, &key).await;
+    for remaining in [2, 1, 0] {
+        let ok = post_mcp(
+            &server,
+            Some(&key),
+            Some(&session),
+            &tool_call("list_repos", json!({})),
+        )
+        .await;
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["ratelimit-limit"], "3");
+        assert_eq!(
+            ok.headers()["ratelimit-remaining"],
+            remaining.to_string().as_str()
+        );
+        let _ = ok.text().await;
+    }
+    let refused = post_mcp(
+        &server,
+        Some(&key),
+        Some(&session),
+        &tool_call("list_repos", json!({})),
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 86_400);
+    assert_eq!(refused.headers()["ratelimit-limit"], "3");
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    assert_eq!(
+        refused.headers()["ratelimit-reset"].to_str().unwrap(),
+        retry_after.to_string()
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["code"], "quota_exceeded");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("00:00 UTC")
+    );
+    // Listing tools is not a tool call: it is not counted, and still works.
+    let list = post_mcp(
+        &server,
+        Some(&key),
+        Some(&session),
+        &json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/list" }),
+    )
+    .await;
+    assert_eq!(list.status(), 200);
+}
+
+#[tokio::test]
+async fn the_burst_limit_is_429_too() {
+    let dir = setup("test", "pro");
+    let key = dir.key("acme", "test", &["mcp:list_repos"]);
+    let server = HttpServer::start(&dir, "test", &["--burst", "2"]);
+    let session = open_session(&server, &key).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = post_mcp(
+            &server,
+            Some(&key),
+            Some(&session),
+            &tool_call("list_repos", json!({})),
+        )
+        .await;
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["data"]["code"], "rate_limited");
+        } else {
+            let _ = r.text().await;
+        }
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn revocation_refuses_the_next_request_of_an_open_http_session() {
+    let dir = setup("live", "pro");
+    let created = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    let key = created["token"].as_str().unwrap().to_owned();
+    let server = HttpServer::start(&dir, "live", &[]);
+    let client = http_session(&server, &key).await.unwrap();
+    let ok = call(&client, "search", json!({ "query": "snippet" })).await;
+    assert_ne!(ok.is_error, Some(true));
+    let raw_session = open_session(&server, &key).await;
+    dir.cmd(&["key", "revoke", created["id"].as_str().unwrap()])
+        .run();
+    let params = rmcp::model::CallToolRequestParams::new("search")
+        .with_arguments(json!({ "query": "snippet" }).as_object().cloned().unwrap());
+    let after = tokio::time::timeout(std::time::Duration::from_secs(20), client.call_tool(params))
+        .await
+        .unwrap();
+    assert!(
+        after.is_err(),
+        "the rmcp client's call still succeeded after revocation"
+    );
+    let raw = post_mcp(
+        &server,
+        Some(&key),
+        Some(&raw_session),
+        &tool_call("search", json!({ "query": "snippet" })),
+    )
+    .await;
+    assert_eq!(raw.status(), 401);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["code"], "key_revoked");
+}
+
+#[tokio::test]
+async fn a_session_id_cannot_be_used_with_another_key() {
+    let dir = setup("live", "pro");
+    let alice = dir.key("acme", "live", &[]);
+    let mallory = dir.key("acme", "live", &[]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let session = open_session(&server, &alice).await;
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let stolen = post_mcp(&server, Some(&mallory), Some(&session), &list).await;
+    assert_eq!(stolen.status(), 403);
+    let body: Value = stolen.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["code"], "session_key_mismatch");
+    let own = post_mcp(&server, Some(&alice), Some(&session), &list).await;
+    assert_eq!(own.status(), 200);
+}
+
+#[tokio::test]
+async fn health_metadata_hosts_and_origins() {
+    let dir = setup("live", "pro");
+    let key = dir.key("acme", "live", &[]);
+    let server = HttpServer::start(
+        &dir,
+        "live",
+        &[
+            "--public-url",
+            "https://docs.example.com",
+            "--allowed-origin",
+            "https://app.example.com",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let meta: Value = http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], "https://docs.example.com/mcp");
+    assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
+    assert_eq!(meta["scopes_supported"].as_array().unwrap().len(), 5);
+    let unauthenticated = post_mcp(&server, None, None, &initialize_body()).await;
+    let challenge = unauthenticated.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains(
+        "resource_metadata=\"https://docs.example.com/.well-known/oauth-protected-resource\""
+    ));
+
+    let post = |host: &'static str, origin: Option<&'static str>| {
+        let mut r = http
+            .post(server.mcp_url())
+            .header("host", host)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize_body().to_string());
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    assert_eq!(post("evil.example", None).await.unwrap().status(), 403);
+    assert_eq!(post("docs.example.com", None).await.unwrap().status(), 200);
+    assert_eq!(
+        post("localhost", Some("https://evil.example"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post("localhost", Some("https://app.example.com"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully_and_usage_is_kept() {
+    let dir = setup("live", "pro");
+    let key = dir.key("acme", "live", &["mcp:list_repos"]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let session = open_session(&server, &key).await;
+    for _ in 0..7 {
+        let r = post_mcp(
+            &server,
+            Some(&key),
+            Some(&session),
+            &tool_call("list_repos", json!({})),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let _ = r.text().await;
+    }
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let usage = dir
+        .cmd(&["usage", "--tenant", "acme", "--json"])
+        .run()
+        .json();
+    assert_eq!(usage["today"][0]["live_calls"], 7);
+}
+
+#[test]
+fn the_official_python_sdk_works_over_streamable_http_and_legacy_sse() {
+    let dir = setup("test", "pro");
+    let full = dir.key(
+        "acme",
+        "test",
+        &["mcp:search", "mcp:get_doc", "mcp:list_repos"],
+    );
+    let search_only = dir.key("acme", "test", &["mcp:search"]);
+    let revoked = dir.key_json("acme", "test", &["--scope", "mcp:search"]);
+    dir.cmd(&["key", "revoke", revoked["id"].as_str().unwrap()])
+        .run();
+    let server = HttpServer::start(&dir, "test", &[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/smoke_http.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = std::process::Command::new(&python)
+        .arg(script)
+        .env("DOCWARD_URL", &server.base)
+        .env("DOCWARD_TEST_KEY_FULL", &full)
+        .env("DOCWARD_TEST_KEY_SEARCH", &search_only)
+        .env(
+            "DOCWARD_TEST_KEY_REVOKED",
+            revoked["token"].as_str().unwrap(),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "python http smoke failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
+    assert!(stdout.contains("all transports passed"), "{stdout}");
+    let _ = docward_bin();
+    let _ = refusal_code;
+}

@@ -1,0 +1,266 @@
+//! Several docward processes on one data dir: the first owns the store and serves it to the
+//! others; when it dies, another takes over. Counters and revocations are shared.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::util::{
+    HttpServer, TestDir, call, initialize_body, kill9, post_mcp, refusal_code, stdio_session,
+    stdio_session_pid, stdio_session_with, text,
+};
+
+fn setup(env: &str, plan: &str) -> TestDir {
+    let dir = TestDir::new();
+    dir.tenant("acme", plan);
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", env, "handbook");
+    dir
+}
+
+#[tokio::test]
+async fn key_commands_work_while_sessions_run_and_revocation_reaches_every_session() {
+    let dir = setup("live", "pro");
+    let shared = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    let token = shared["token"].as_str().unwrap();
+    let a = stdio_session(&dir, "live", Some(token)).await;
+    let b = stdio_session(&dir, "live", Some(token)).await;
+    // The CLI is a third process: it creates a key through the owner...
+    let fresh = dir.key("acme", "live", &["mcp:search"]);
+    let c = stdio_session(&dir, "live", Some(&fresh)).await;
+    let (ra, rb, rc) = tokio::join!(
+        call(&a, "search", json!({ "query": "rotation" })),
+        call(&b, "search", json!({ "query": "rotation" })),
+        call(&c, "search", json!({ "query": "rotation" })),
+    );
+    for r in [&ra, &rb, &rc] {
+        assert_ne!(r.is_error, Some(true), "{}", text(r));
+    }
+    // ...and revokes one, which both sessions using it see on their next call.
+    dir.cmd(&["key", "revoke", shared["id"].as_str().unwrap()])
+        .run();
+    for session in [&a, &b] {
+        let r = call(session, "search", json!({ "query": "rotation" })).await;
+        assert_eq!(refusal_code(&r).as_deref(), Some("key_revoked"));
+    }
+    let still = call(&c, "search", json!({ "query": "rotation" })).await;
+    assert_ne!(still.is_error, Some(true));
+    for s in [a, b, c] {
+        s.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn when_the_owner_is_killed_the_others_keep_answering() {
+    let dir = setup("test", "pro");
+    let key = dir.key("acme", "test", &[]);
+    let (owner, owner_pid) = stdio_session_pid(&dir, "test", Some(&key), &[]).await;
+    let ok = call(&owner, "list_repos", json!({})).await;
+    assert_ne!(ok.is_error, Some(true));
+    let b = stdio_session(&dir, "test", Some(&key)).await;
+    let c = stdio_session(&dir, "test", Some(&key)).await;
+    assert_ne!(
+        call(&b, "search", json!({ "query": "bm25" }))
+            .await
+            .is_error,
+        Some(true)
+    );
+    kill9(owner_pid);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let (rb, rc) = tokio::join!(
+        call(&b, "search", json!({ "query": "bm25" })),
+        call(&c, "list_repos", json!({})),
+    );
+    assert_ne!(rb.is_error, Some(true), "{}", text(&rb));
+    assert_ne!(rc.is_error, Some(true), "{}", text(&rc));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "take-over took {:?}",
+        started.elapsed()
+    );
+    // The survivors still share one store: a revocation now reaches both.
+    let keys = dir.cmd(&["key", "list", "--json"]).run().json();
+    dir.cmd(&["key", "revoke", keys[0]["id"].as_str().unwrap()])
+        .run();
+    assert_eq!(
+        refusal_code(&call(&b, "search", json!({ "query": "x" })).await).as_deref(),
+        Some("key_revoked")
+    );
+    assert_eq!(
+        refusal_code(&call(&c, "search", json!({ "query": "x" })).await).as_deref(),
+        Some("key_revoked")
+    );
+    b.cancel().await.unwrap();
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_daily_quota_spent_across_two_sessions_refuses_the_101st_call() {
+    let dir = setup("live", "free");
+    let k1 = dir.key("acme", "live", &["mcp:list_repos"]);
+    let k2 = dir.key("acme", "live", &["mcp:list_repos"]);
+    let burst = ["--burst", "10000"];
+    let a = stdio_session_with(&dir, "live", Some(&k1), &burst).await;
+    let b = stdio_session_with(&dir, "live", Some(&k2), &burst).await;
+    let mut ok = 0;
+    for i in 0..50 {
+        let (ra, rb) = tokio::join!(
+            call(&a, "list_repos", json!({})),
+            call(&b, "list_repos", json!({}))
+        );
+        for r in [ra, rb] {
+            assert_ne!(r.is_error, Some(true), "round {i}: {}", text(&r));
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 100);
+    for session in [&a, &b] {
+        let refused = call(session, "list_repos", json!({})).await;
+        assert_eq!(refusal_code(&refused).as_deref(), Some("quota_exceeded"));
+    }
+    a.cancel().await.unwrap();
+    b.cancel().await.unwrap();
+    let usage = dir.cmd(&["usage", "--json"]).run().json();
+    assert_eq!(usage["today"][0]["live_calls"], 100);
+}
+
+#[tokio::test]
+async fn a_repo_sync_is_seen_by_running_servers() {
+    let dir = setup("test", "pro");
+    let key = dir.key("acme", "test", &[]);
+    let session = stdio_session(&dir, "test", Some(&key)).await;
+    let before = call(&session, "search", json!({ "query": "platypus" })).await;
+    assert!(
+        before.structured_content.as_ref().unwrap()["results"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    dir.write(
+        "handbook/guide/animals.md",
+        "# Animals\n\nThe platypus lays eggs.\n",
+    );
+    dir.cmd(&[
+        "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+    ])
+    .run();
+    let mut found = false;
+    for _ in 0..40 {
+        let after = call(&session, "search", json!({ "query": "platypus" })).await;
+        if after.structured_content.as_ref().unwrap()["results"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the running server never saw the synced document");
+    session.cancel().await.unwrap();
+}
+
+/// Sends tool calls until stopped; returns how many got a 200.
+async fn load(
+    base: String,
+    key: String,
+    session: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u64 {
+    let client = reqwest::Client::new();
+    let body = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": { "name": "list_repos", "arguments": {} } }).to_string();
+    let mut ok = 0;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let sent = client
+            .post(format!("{base}/mcp"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status() == 200 => {
+                if r.text().await.is_ok_and(|t| t.contains("\"result\"")) {
+                    ok += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    ok
+}
+
+#[tokio::test]
+async fn kill_9_under_load_loses_no_key_and_usage_stays_within_the_calls_in_flight() {
+    let dir = setup("live", "enterprise");
+    let keys: Vec<String> = (0..3)
+        .map(|_| dir.key("acme", "live", &["mcp:list_repos"]))
+        .collect();
+    let server = HttpServer::start(&dir, "live", &["--burst", "100000"]);
+    let mut sessions = Vec::new();
+    for key in &keys {
+        let response = post_mcp(&server, Some(key), None, &initialize_body()).await;
+        sessions.push(
+            response.headers()["mcp-session-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let _ = response.text().await;
+        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        let _ = post_mcp(
+            &server,
+            Some(key),
+            sessions.last().map(String::as_str),
+            &note,
+        )
+        .await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = keys
+        .iter()
+        .zip(&sessions)
+        .map(|(k, s)| {
+            tokio::spawn(load(
+                server.base.clone(),
+                k.clone(),
+                s.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kill9(server.pid());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut answered = 0;
+    for w in workers {
+        answered += w.await.unwrap();
+    }
+    assert!(
+        answered > 50,
+        "too little load to be a test: {answered} calls"
+    );
+    drop(server);
+
+    // Every key still authenticates after a restart.
+    let restarted = HttpServer::start(&dir, "live", &[]);
+    for key in &keys {
+        let r = post_mcp(&restarted, Some(key), None, &initialize_body()).await;
+        assert_eq!(r.status(), 200, "a key was lost in the crash");
+    }
+    let usage = dir.cmd(&["usage", "--json"]).run().json();
+    let counted = usage["today"][0]["live_calls"].as_u64().unwrap();
+    // Calls answered were counted before they ran; at most one call per worker was in flight.
+    assert!(
+        counted >= answered && counted <= answered + keys.len() as u64,
+        "usage {counted} vs {answered} answered calls: {usage}"
+    );
+    let _: Value = usage;
+}
