@@ -1,11 +1,8 @@
-//! Request limits: a per-key burst limit (governor, in memory) and the tenant's daily quota of live
-//! calls (persisted in the store, so restarts do not reset it).
+//! Request limits: a per-key burst limit (governor) and the tenant's daily quota of live calls
+//! (persisted, so restarts do not reset it). Both are kept by the store's owner and so shared by
+//! every process on the machine.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
-
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::Principal;
 use crate::clock::{self, Timestamp};
@@ -53,20 +50,17 @@ pub struct Admitted {
     pub resets_at: Timestamp,
 }
 
-/// The limits every `tools/call` passes before a tool runs.
+/// The limits every `tools/call` passes before a tool runs. Both live in the store, so every
+/// process that shares the store shares them.
 pub struct Limits {
-    burst: DefaultKeyedRateLimiter<String>,
     per_second: u32,
 }
 
 impl Limits {
     /// Limits with a burst of `per_second` calls per second per key.
     pub fn new(per_second: u32) -> Limits {
-        let per_second = per_second.max(1);
-        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN));
         Limits {
-            burst: RateLimiter::keyed(quota),
-            per_second,
+            per_second: per_second.max(1),
         }
     }
 
@@ -78,12 +72,6 @@ impl Limits {
         principal: &Principal,
         now: Timestamp,
     ) -> Result<Admitted, QuotaError> {
-        if let Err(not_until) = self.burst.check_key(&principal.key_id) {
-            return Err(QuotaError::Burst {
-                per_second: self.per_second,
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            });
-        }
         let resets_at = clock::next_utc_midnight(now);
         match store.charge(
             &principal.tenant,
@@ -91,6 +79,7 @@ impl Limits {
             principal.env,
             clock::utc_day(now),
             principal.daily_limit,
+            self.per_second,
         )? {
             Charge::Allowed { used, limit } => Ok(Admitted {
                 used,
@@ -102,6 +91,13 @@ impl Limits {
                 plan: principal.plan.to_string(),
                 limit,
                 resets_at,
+            }),
+            Charge::Throttled {
+                per_second,
+                retry_after_ms,
+            } => Err(QuotaError::Burst {
+                per_second,
+                retry_after: Duration::from_millis(retry_after_ms),
             }),
         }
     }

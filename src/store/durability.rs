@@ -82,7 +82,7 @@ mod tests {
             t.join().unwrap();
         }
         let n = flushes.load(Ordering::SeqCst);
-        assert!(n >= 1 && n < 320, "{n} flushes for 320 commits");
+        assert!((1..320).contains(&n), "{n} flushes for 320 commits");
     }
 
     #[test]

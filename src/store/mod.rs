@@ -20,6 +20,7 @@
 //! serving the same interface to every other docward process on a Unix socket in the data dir
 //! (see `docs/store-sharing.md`).
 
+mod burst;
 mod durability;
 mod error;
 mod owner;
@@ -68,8 +69,10 @@ pub trait KeyStore: Send + Sync {
     fn retire_key(&self, id: &str, at: Timestamp, successor: &str) -> StoreResult<KeyRecord>;
     /// Records a use of the key, writing at most once a second per key.
     fn touch_key(&self, id: &str, at: Timestamp) -> StoreResult<()>;
-    /// Counts one `tools/call` of a key on a UTC day. Live calls count against `limit` per tenant
-    /// and are refused once it is reached; test calls are recorded for usage but never refused.
+    /// Counts one `tools/call` of a key on a UTC day. First the key's burst limit
+    /// (`burst_per_second`, kept by the store so every process shares it); then live calls count
+    /// against `limit` per tenant and are refused once it is reached; test calls are recorded for
+    /// usage but never refused by the quota. A refused call is not counted.
     fn charge(
         &self,
         tenant: &str,
@@ -77,6 +80,7 @@ pub trait KeyStore: Send + Sync {
         env: Env,
         day: u32,
         limit: Option<u64>,
+        burst_per_second: u32,
     ) -> StoreResult<Charge>;
     /// Live calls a tenant has made on a UTC day.
     fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64>;

@@ -190,9 +190,11 @@ pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
             env,
             day,
             limit,
-        } => answer(store.charge(&tenant, &key_id, env, day, limit), |charge| {
-            Response::Charge { charge }
-        }),
+            burst,
+        } => answer(
+            store.charge(&tenant, &key_id, env, day, limit, burst),
+            |charge| Response::Charge { charge },
+        ),
         Request::QuotaUsed { tenant, day } => answer(store.quota_used(&tenant, day), |count| {
             Response::Count { count }
         }),

@@ -149,6 +149,13 @@ pub enum Charge {
         /// The limit.
         limit: u64,
     },
+    /// Refused: the key is over its burst limit; nothing was counted.
+    Throttled {
+        /// The burst limit in calls per second.
+        per_second: u32,
+        /// How long until a call can pass.
+        retry_after_ms: u64,
+    },
 }
 
 /// Encodes a record as a version byte followed by JSON.

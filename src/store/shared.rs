@@ -203,6 +203,7 @@ impl KeyStore for SharedStore {
         env: Env,
         day: u32,
         limit: Option<u64>,
+        burst_per_second: u32,
     ) -> StoreResult<Charge> {
         expect!(self.call(Request::Charge {
             tenant: tenant.to_owned(),
@@ -210,6 +211,7 @@ impl KeyStore for SharedStore {
             env,
             day,
             limit,
+            burst: burst_per_second,
         }), Response::Charge { charge } => charge)
     }
 

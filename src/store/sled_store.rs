@@ -8,6 +8,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::KeyStore;
+use super::burst::BurstLimits;
 use super::durability::GroupCommit;
 use super::error::{StoreError, StoreResult};
 use super::records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow, decode, encode};
@@ -34,6 +35,8 @@ pub struct SledStore {
     touched: Mutex<HashMap<String, Timestamp>>,
     /// Makes counted live calls durable before they are answered, sharing flushes.
     group_commit: GroupCommit,
+    /// Per-key burst limiters, here so that every process using this store shares them.
+    bursts: BurstLimits,
 }
 
 impl SledStore {
@@ -85,6 +88,7 @@ impl SledStore {
             key_writes: Mutex::new(()),
             touched: Mutex::new(HashMap::new()),
             group_commit: GroupCommit::default(),
+            bursts: BurstLimits::default(),
             path,
             db,
         })
@@ -299,7 +303,14 @@ impl KeyStore for SledStore {
         env: Env,
         day: u32,
         limit: Option<u64>,
+        burst_per_second: u32,
     ) -> StoreResult<Charge> {
+        if let Err(retry_after) = self.bursts.check(key_id, burst_per_second) {
+            return Ok(Charge::Throttled {
+                per_second: burst_per_second,
+                retry_after_ms: retry_after.as_millis() as u64,
+            });
+        }
         let mut charge = Charge::Allowed { used: 0, limit };
         if env == Env::Live {
             let quota_key = day_key(tenant, day);

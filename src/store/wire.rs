@@ -55,6 +55,7 @@ pub enum Request {
         env: Env,
         day: u32,
         limit: Option<u64>,
+        burst: u32,
     },
     QuotaUsed {
         tenant: String,

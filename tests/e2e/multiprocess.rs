@@ -264,3 +264,33 @@ async fn kill_9_under_load_loses_no_key_and_usage_stays_within_the_calls_in_flig
     );
     let _: Value = usage;
 }
+
+#[tokio::test]
+async fn the_burst_limit_of_a_key_is_shared_by_its_sessions() {
+    let dir = setup("test", "pro");
+    let key = dir.key("acme", "test", &["mcp:list_repos"]);
+    let a = stdio_session_with(&dir, "test", Some(&key), &["--burst", "4"]).await;
+    let b = stdio_session_with(&dir, "test", Some(&key), &["--burst", "4"]).await;
+    let mut passed = 0;
+    let mut throttled = 0;
+    for _ in 0..4 {
+        let (ra, rb) = tokio::join!(
+            call(&a, "list_repos", json!({})),
+            call(&b, "list_repos", json!({}))
+        );
+        for r in [ra, rb] {
+            match refusal_code(&r).as_deref() {
+                None => passed += 1,
+                Some("rate_limited") => throttled += 1,
+                other => panic!("unexpected refusal {other:?}"),
+            }
+        }
+    }
+    // 8 calls in well under a second: two sessions together get the burst of one key, not two.
+    assert!(
+        (4..=5).contains(&passed),
+        "{passed} passed, {throttled} throttled"
+    );
+    a.cancel().await.unwrap();
+    b.cancel().await.unwrap();
+}
