@@ -31,6 +31,29 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a tenant's plan or limits; takes effect on the next request of every session
+    Update {
+        /// Tenant name
+        name: String,
+        /// New plan
+        #[arg(long)]
+        plan: Option<Plan>,
+        /// Override the plan's daily limit on live tool calls
+        #[arg(long, value_name = "N", conflicts_with = "plan_daily_limit")]
+        daily_limit: Option<u64>,
+        /// Go back to the plan's own daily limit
+        #[arg(long)]
+        plan_daily_limit: bool,
+        /// Override the plan's cap on active keys
+        #[arg(long, value_name = "N", conflicts_with = "plan_max_keys")]
+        max_keys: Option<u64>,
+        /// Go back to the plan's own key cap
+        #[arg(long)]
+        plan_max_keys: bool,
+        /// Print the tenant as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List tenants
     List {
         /// Print a JSON array
@@ -88,6 +111,40 @@ pub fn run(cmd: TenantCommand, store: &dyn KeyStore) -> Result<ExitCode> {
             } else {
                 println!(
                     "Created tenant '{}' on the {} plan (keys: {}, live requests/day: {})",
+                    tenant.name,
+                    tenant.plan,
+                    limit(tenant.effective_max_keys()),
+                    limit(tenant.effective_daily_limit())
+                );
+            }
+        }
+        TenantCommand::Update {
+            name,
+            plan,
+            daily_limit,
+            plan_daily_limit,
+            max_keys,
+            plan_max_keys,
+            json,
+        } => {
+            let Some(mut tenant) = store.tenant(&name)? else {
+                bail!("no tenant named '{name}': see `docward tenant list`");
+            };
+            if let Some(plan) = plan {
+                tenant.plan = plan;
+            }
+            if daily_limit.is_some() || plan_daily_limit {
+                tenant.daily_limit = daily_limit;
+            }
+            if max_keys.is_some() || plan_max_keys {
+                tenant.max_keys = max_keys;
+            }
+            store.update_tenant(&tenant)?;
+            if json {
+                print_json(&TenantView::from(&tenant))?;
+            } else {
+                println!(
+                    "Updated tenant '{}': {} plan (keys: {}, live requests/day: {}); running servers apply it on their next request",
                     tenant.name,
                     tenant.plan,
                     limit(tenant.effective_max_keys()),

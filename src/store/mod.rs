@@ -44,6 +44,8 @@ use crate::token::TokenHash;
 pub trait KeyStore: Send + Sync {
     /// Creates a tenant; fails if the name is taken.
     fn create_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
+    /// Replaces an existing tenant's plan and limits; fails for an unknown tenant.
+    fn update_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
     /// A tenant by name.
     fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>>;
     /// All tenants, sorted by name.

@@ -155,6 +155,9 @@ pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
         Request::CreateTenant { tenant } => {
             answer(store.create_tenant(&tenant), |()| Response::Unit)
         }
+        Request::UpdateTenant { tenant } => {
+            answer(store.update_tenant(&tenant), |()| Response::Unit)
+        }
         Request::Tenant { name } => {
             answer(store.tenant(&name), |tenant| Response::Tenant { tenant })
         }

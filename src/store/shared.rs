@@ -145,6 +145,10 @@ impl KeyStore for SharedStore {
         expect!(self.call(Request::CreateTenant { tenant: tenant.clone() }), Response::Unit => ())
     }
 
+    fn update_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        expect!(self.call(Request::UpdateTenant { tenant: tenant.clone() }), Response::Unit => ())
+    }
+
     fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>> {
         expect!(self.call(Request::Tenant { name: name.to_owned() }), Response::Tenant { tenant } => tenant)
     }

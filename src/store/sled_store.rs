@@ -159,6 +159,17 @@ impl KeyStore for SledStore {
         Ok(())
     }
 
+    fn update_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        let _guard = self.key_writes.lock().unwrap_or_else(|p| p.into_inner());
+        if self.tenants.get(tenant.name.as_bytes())?.is_none() {
+            return Err(self.unknown_tenant(&tenant.name));
+        }
+        self.tenants
+            .insert(tenant.name.as_bytes(), encode(tenant)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn tenant(&self, name: &str) -> StoreResult<Option<TenantRecord>> {
         self.tenants
             .get(name)?

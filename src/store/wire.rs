@@ -17,6 +17,9 @@ pub enum Request {
     CreateTenant {
         tenant: TenantRecord,
     },
+    UpdateTenant {
+        tenant: TenantRecord,
+    },
     Tenant {
         name: String,
     },

@@ -460,3 +460,51 @@ async fn two_sessions_share_one_store_and_a_key_created_meanwhile_works() {
     b.cancel().await.unwrap();
     c.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_plan_change_takes_effect_on_the_next_call() {
+    let dir = TestDir::new();
+    dir.cmd(&[
+        "tenant",
+        "create",
+        "acme",
+        "--plan",
+        "free",
+        "--daily-limit",
+        "2",
+    ])
+    .run();
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", "live", "handbook");
+    let key = dir.key("acme", "live", &["mcp:list_repos"]);
+    let session = stdio_session(&dir, "live", Some(&key)).await;
+    for _ in 0..2 {
+        assert_eq!(
+            refusal_code(&call(&session, "list_repos", json!({})).await),
+            None
+        );
+    }
+    let refused = call(&session, "list_repos", json!({})).await;
+    assert_eq!(refusal_code(&refused).as_deref(), Some("quota_exceeded"));
+    let updated = dir
+        .cmd(&[
+            "tenant",
+            "update",
+            "acme",
+            "--plan",
+            "pro",
+            "--plan-daily-limit",
+            "--json",
+        ])
+        .run()
+        .json();
+    assert_eq!(updated["plan"], "pro");
+    assert_eq!(updated["daily_limit"], 10_000);
+    assert_eq!(
+        refusal_code(&call(&session, "list_repos", json!({})).await),
+        None
+    );
+    session.cancel().await.unwrap();
+    dir.cmd(&["tenant", "update", "nobody", "--plan", "pro"])
+        .run_fail();
+}
