@@ -128,14 +128,19 @@ pub fn find_key(store: &dyn KeyStore, id_or_prefix: &str) -> KeyResult<KeyRecord
     if let Some(key) = store.key(wanted)? {
         return Ok(key);
     }
-    let prefix = ["dw_live_", "dw_test_"]
-        .iter()
-        .find_map(|p| wanted.strip_prefix(p))
-        .unwrap_or(wanted);
+    // A display prefix may name its environment: `dw_live_AbCd1234` must not match a test key.
+    let (env, prefix) = match wanted.split_at_checked(8) {
+        Some(("dw_live_", rest)) => (Some(Env::Live), rest),
+        Some(("dw_test_", rest)) => (Some(Env::Test), rest),
+        _ => (None, wanted),
+    };
     if prefix.is_empty() {
         return Err(StoreError::UnknownKey(id_or_prefix.to_owned()).into());
     }
-    let mut matches = store.keys(None)?.into_iter().filter(|k| k.prefix == prefix);
+    let mut matches = store
+        .keys(None)?
+        .into_iter()
+        .filter(|k| k.prefix == prefix && env.is_none_or(|e| e == k.env));
     match (matches.next(), matches.next()) {
         (Some(key), None) => Ok(key),
         (Some(_), Some(_)) => Err(StoreError::AmbiguousKey(id_or_prefix.to_owned()).into()),

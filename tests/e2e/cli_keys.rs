@@ -194,11 +194,13 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                // Sockets (the store owner's) and other special files hold no data.
+                out.push(entry.path());
             }
         }
     }
@@ -281,6 +283,11 @@ fn tenant_create_and_list() {
     assert_eq!(globex["plan"], "pro");
     assert_eq!(globex["max_keys"], 10);
 
+    // A tenant without keys lists none, successfully.
+    assert!(list_json(&dir, Some("globex")).is_empty());
+    let ran = dir.cmd(&["key", "list", "--tenant", "globex"]).run();
+    assert!(ran.stdout().is_empty(), "{}", ran.dump());
+
     let table = dir.cmd(&["tenant", "list"]).run().stdout();
     for word in ["acme", "free", "globex", "pro", "initech", "enterprise"] {
         assert!(table.contains(word), "tenant table lacks {word}:\n{table}");
@@ -293,7 +300,7 @@ fn tenant_create_refusals() {
     let dir = TestDir::new();
     for bad in ["Acme", "acme corp", "../escape", "-acme", ""] {
         let ran = dir
-            .cmd(&["tenant", "create", bad, "--plan", "free"])
+            .cmd(&["tenant", "create", "--plan", "free", "--", bad])
             .run_fail();
         assert_error_line(&ran, &["invalid tenant name"]);
     }
@@ -667,6 +674,130 @@ fn free_plan_caps_three_active_keys_and_revoked_do_not_count() {
     assert_error_line(&ran, &["free", "3"]);
 }
 
+/// Runs `n` `key create` processes on `tenant` at once; returns each one's (success, stdout, stderr).
+fn create_concurrently(dir: &TestDir, tenant: &str, n: usize) -> Vec<(bool, String, String)> {
+    spawn_creates(dir, tenant, n)
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Starts `n` `key create` processes on `tenant` at once, stdout and stderr piped.
+fn spawn_creates(dir: &TestDir, tenant: &str, n: usize) -> Vec<std::process::Child> {
+    (0..n)
+        .map(|i| {
+            let name = format!("racer {i}");
+            Command::new(docward_bin())
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("DOCWARD_DATA_DIR", dir.data_dir())
+                .args([
+                    "key",
+                    "create",
+                    "--tenant",
+                    tenant,
+                    "--name",
+                    &name,
+                    "--env",
+                    "live",
+                    "--scope",
+                    "mcp:search",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn docward")
+        })
+        .collect()
+}
+
+/// Concurrent `key create` processes cannot race past the cap: exactly 3 of 8 succeed on the
+/// free plan, exactly 3 keys exist, and every other process gets the cap refusal.
+#[test]
+fn concurrent_creates_never_exceed_the_cap() {
+    let dir = TestDir::new();
+    dir.tenant("acme", "free");
+    let outcomes = create_concurrently(&dir, "acme", 8);
+    let mut tokens = Vec::new();
+    for (ok, stdout, stderr) in outcomes {
+        if ok {
+            tokens.push(stdout);
+        } else {
+            assert!(
+                stderr.starts_with("docward: error:") && stderr.contains("free"),
+                "expected the cap refusal, got: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+    assert_eq!(tokens.len(), 3, "exactly the cap of 3 succeeds");
+    assert_eq!(
+        list_json(&dir, Some("acme")).len(),
+        3,
+        "exactly 3 keys exist"
+    );
+    for token in &tokens {
+        verify_ok(&dir, token, &[]);
+    }
+}
+
+/// Concurrent `key create` processes on an uncapped tenant all succeed, and every key that
+/// exists afterwards was shown to its creator (no key is stored while its command fails).
+#[test]
+fn concurrent_creates_all_succeed_without_orphans() {
+    let dir = TestDir::new();
+    dir.tenant("acme", "enterprise");
+    for round in 0..3 {
+        let outcomes = create_concurrently(&dir, "acme", 12);
+        let failures: Vec<&String> = outcomes.iter().filter(|o| !o.0).map(|o| &o.2).collect();
+        assert!(
+            failures.is_empty(),
+            "round {round}: {} of 12 failed: {failures:?}",
+            failures.len()
+        );
+    }
+    let listed = list_json(&dir, Some("acme"));
+    assert_eq!(
+        listed.len(),
+        36,
+        "keys stored vs keys shown to their creators"
+    );
+}
+
+/// SIGKILL of one `key create` among several concurrent ones (likely the store's owner, being
+/// the first started) costs no other command its key: the rest succeed and their keys verify.
+#[test]
+fn kill_9_during_concurrent_creates_loses_no_other_key() {
+    let dir = TestDir::new();
+    dir.tenant("acme", "enterprise");
+    let mut children = spawn_creates(&dir, "acme", 8);
+    let first = children.remove(0);
+    let victim_token = first_line_then_kill(first);
+    let mut tokens = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "a survivor failed: {stderr}");
+        tokens.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+    }
+    if !victim_token.is_empty() {
+        // It printed its token before dying, so its key was already stored.
+        tokens.push(victim_token);
+    }
+    for token in &tokens {
+        assert_token_shape(token, "live");
+        verify_ok(&dir, token, &[]);
+    }
+}
+
 /// The pro plan allows 10 active keys; enterprise has no cap.
 #[test]
 fn pro_caps_ten_and_enterprise_is_unlimited() {
@@ -810,11 +941,12 @@ fn list_json_fields_filter_last_used_and_expires_soon() {
     dir.tenant("globex", "free");
     let soon = create_json(&dir, "acme", &["--expires-in", "3d"]);
     let later = create_json(&dir, "acme", &["--expires-in", "90d"]);
+    let eight_days = create_json(&dir, "acme", &["--expires-in", "8d"]);
     let forever = create_json(&dir, "acme", &[]);
     let other = create_json(&dir, "globex", &[]);
 
     let all = list_json(&dir, None);
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     let expected_fields = [
         "id",
         "name",
@@ -849,7 +981,7 @@ fn list_json_fields_filter_last_used_and_expires_soon() {
     }
 
     let acme = list_json(&dir, Some("acme"));
-    assert_eq!(acme.len(), 3);
+    assert_eq!(acme.len(), 4);
     assert!(acme.iter().all(|k| k["tenant"] == "acme"));
     let globex = list_json(&dir, Some("globex"));
     assert_eq!(globex.len(), 1);
@@ -857,6 +989,7 @@ fn list_json_fields_filter_last_used_and_expires_soon() {
 
     assert_eq!(listed(&dir, s(&soon, "id"))["expires_soon"], true);
     assert_eq!(listed(&dir, s(&later, "id"))["expires_soon"], false);
+    assert_eq!(listed(&dir, s(&eight_days, "id"))["expires_soon"], false);
     assert_eq!(listed(&dir, s(&forever, "id"))["expires_soon"], false);
     let entry = listed(&dir, s(&later, "id"));
     assert!(
@@ -986,6 +1119,20 @@ fn show_by_id_or_prefix() {
     }
 }
 
+/// A display prefix names its environment: `dw_test_PREFIX` must not resolve to the live key
+/// whose secret starts with PREFIX (nor revoke it).
+#[test]
+fn prefix_with_the_wrong_env_does_not_match() {
+    let dir = TestDir::new();
+    dir.tenant("acme", "free");
+    let live = dir.key("acme", "live", &["mcp:search"]);
+    let wrong = format!("dw_test_{}", display_prefix(&live));
+    let ran = dir.cmd(&["key", "show", &wrong]).run_fail();
+    assert_error_line(&ran, &[&wrong]);
+    dir.cmd(&["key", "revoke", &wrong]).run_fail();
+    verify_ok(&dir, &live, &[]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Secrecy
 // ---------------------------------------------------------------------------------------------
@@ -1104,7 +1251,7 @@ fn token_and_hash_never_leak() {
                 file.display()
             );
             assert!(
-                !contains_bytes(&bytes, token[8..].as_bytes()),
+                !contains_bytes(&bytes, &token.as_bytes()[8..]),
                 "{} holds a token's secret",
                 file.display()
             );

@@ -4,17 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::util::{
-    HttpServer, TestDir, call, docward_bin, http_session, initialize_body, post_mcp, refusal_code,
-    text, tool_names,
+    HttpServer, call, docward_bin, http_session, initialize_body, post_mcp, refusal_code, setup,
+    setup_with, text, tool_names,
 };
-
-fn setup(env: &str, plan: &str) -> TestDir {
-    let dir = TestDir::new();
-    dir.tenant("acme", plan);
-    dir.sample_docs("handbook");
-    dir.repo("handbook", "acme", env, "handbook");
-    dir
-}
 
 /// Reads a JSON-RPC message from a JSON or SSE-framed response body.
 async fn rpc_body(response: reqwest::Response) -> Value {
@@ -215,19 +207,7 @@ async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
 
 #[tokio::test]
 async fn the_daily_quota_is_429_with_retry_after_and_ratelimit_headers() {
-    let dir = TestDir::new();
-    dir.cmd(&[
-        "tenant",
-        "create",
-        "acme",
-        "--plan",
-        "free",
-        "--daily-limit",
-        "3",
-    ])
-    .run();
-    dir.sample_docs("handbook");
-    dir.repo("handbook", "acme", "live", "handbook");
+    let dir = setup_with("live", &["--plan", "free", "--daily-limit", "3"]);
     let key = dir.key("acme", "live", &["mcp:list_repos"]);
     let server = HttpServer::start(&dir, "live", &[]);
     let session = open_session(&server, &key).await;

@@ -6,17 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::util::{
-    HttpServer, TestDir, call, initialize_body, kill9, post_mcp, refusal_code, stdio_session,
+    HttpServer, call, initialize_body, kill9, post_mcp, refusal_code, setup, stdio_session,
     stdio_session_pid, stdio_session_with, text,
 };
-
-fn setup(env: &str, plan: &str) -> TestDir {
-    let dir = TestDir::new();
-    dir.tenant("acme", plan);
-    dir.sample_docs("handbook");
-    dir.repo("handbook", "acme", env, "handbook");
-    dir
-}
 
 #[tokio::test]
 async fn key_commands_work_while_sessions_run_and_revocation_reaches_every_session() {

@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use crate::util::{
-    TestDir, call, refusal_code, server_logs, stdio_session, stdio_session_with, text, tool_names,
+    TestDir, call, refusal_code, server_logs, setup, setup_with, stdio_session, stdio_session_with,
+    text, tool_names,
 };
 
 const ALL_TOOLS: [&str; 3] = ["get_doc", "list_repos", "search"];
@@ -12,15 +13,6 @@ const TOOL_SCOPES: [(&str, &str); 3] = [
     ("get_doc", "mcp:get_doc"),
     ("list_repos", "mcp:list_repos"),
 ];
-
-/// A tenant with the sample docs indexed in `env` as repo `handbook`.
-fn setup(env: &str, plan: &str) -> TestDir {
-    let dir = TestDir::new();
-    dir.tenant("acme", plan);
-    dir.sample_docs("handbook");
-    dir.repo("handbook", "acme", env, "handbook");
-    dir
-}
 
 fn args_for(tool: &str) -> serde_json::Value {
     match tool {
@@ -463,19 +455,7 @@ async fn two_sessions_share_one_store_and_a_key_created_meanwhile_works() {
 
 #[tokio::test]
 async fn a_plan_change_takes_effect_on_the_next_call() {
-    let dir = TestDir::new();
-    dir.cmd(&[
-        "tenant",
-        "create",
-        "acme",
-        "--plan",
-        "free",
-        "--daily-limit",
-        "2",
-    ])
-    .run();
-    dir.sample_docs("handbook");
-    dir.repo("handbook", "acme", "live", "handbook");
+    let dir = setup_with("live", &["--plan", "free", "--daily-limit", "2"]);
     let key = dir.key("acme", "live", &["mcp:list_repos"]);
     let session = stdio_session(&dir, "live", Some(&key)).await;
     for _ in 0..2 {

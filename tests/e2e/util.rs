@@ -531,3 +531,20 @@ pub async fn post_mcp(
     }
     request.send().await.expect("HTTP request")
 }
+
+/// A test dir with tenant `acme` on `plan` and the sample docs indexed in `env` as repo
+/// `handbook`.
+pub fn setup(env: &str, plan: &str) -> TestDir {
+    setup_with(env, &["--plan", plan])
+}
+
+/// Like [`setup`], with the tenant created with `tenant_args` (e.g. a `--daily-limit`).
+pub fn setup_with(env: &str, tenant_args: &[&str]) -> TestDir {
+    let dir = TestDir::new();
+    let mut args = vec!["tenant", "create", "acme"];
+    args.extend(tenant_args);
+    dir.cmd(&args).run();
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", env, "handbook");
+    dir
+}
