@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create and list tenants (the owners of keys and repos)
+    /// Create, update and list tenants (the owners of keys and repos)
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
     /// Create, list, show, revoke, rotate and verify API keys
