@@ -143,7 +143,7 @@ pub fn authenticate(
     now: Timestamp,
 ) -> Result<Principal, AuthError> {
     let token = Token::parse(presented)?;
-    let Some(key) = store.key_by_hash(&token.hash())? else {
+    let Some((key, tenant)) = store.credential(&token.hash())? else {
         return Err(AuthError::Unknown {
             env: token.env(),
             prefix: token.display_prefix().to_owned(),
@@ -171,7 +171,7 @@ pub fn authenticate(
             server_env,
         });
     }
-    let Some(tenant) = store.tenant(&key.tenant)? else {
+    let Some(tenant) = tenant else {
         return Err(AuthError::TenantGone { key: key.display() });
     };
     store.touch_key(&key.id, now)?;

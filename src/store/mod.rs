@@ -63,6 +63,25 @@ pub trait KeyStore: Send + Sync {
     fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>>;
     /// A key by the hash of its token: the lookup behind every authentication.
     fn key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<KeyRecord>>;
+    /// A key by hash together with its tenant: what authentication needs, in one call (one round
+    /// trip for a process that reaches the store through its owner).
+    fn credential(
+        &self,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<(KeyRecord, Option<TenantRecord>)>> {
+        match self.key_by_hash(hash)? {
+            Some(key) => {
+                let tenant = self.tenant(&key.tenant)?;
+                Ok(Some((key, tenant)))
+            }
+            None => Ok(None),
+        }
+    }
+    /// Whether calls are answered in this process (no socket round trip, never slow but for
+    /// a disk flush).
+    fn is_local(&self) -> bool {
+        true
+    }
     /// All keys, or one tenant's, oldest first.
     fn keys(&self, tenant: Option<&str>) -> StoreResult<Vec<KeyRecord>>;
     /// Revokes a key at `at`. Final.

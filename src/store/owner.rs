@@ -172,6 +172,9 @@ pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
             |()| Response::Unit,
         ),
         Request::Key { id } => answer(store.key(&id), |key| Response::Key { key }),
+        Request::Credential { hash } => answer(store.credential(&TokenHash(hash)), |credential| {
+            Response::Credential { credential }
+        }),
         Request::KeyByHash { hash } => answer(store.key_by_hash(&TokenHash(hash)), |key| {
             Response::Key { key }
         }),

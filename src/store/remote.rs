@@ -1,8 +1,9 @@
-//! The client side: one connection to the owner's socket, requests sent one at a time.
+//! The client side: connections to the owner's socket, one request at a time on each, pooled so
+//! that concurrent calls of a busy server do not queue behind one another.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,10 +12,13 @@ use super::wire::{Request, Response};
 
 /// How long one request may wait for the owner before the owner is presumed dead.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections kept for reuse; more are opened under load and closed afterwards.
+const MAX_IDLE: usize = 16;
 
-/// A connection to the owner of a store.
+/// A client of the owner of a store.
 pub struct RemoteStore {
-    conn: Mutex<Connection>,
+    socket: PathBuf,
+    idle: Mutex<Vec<Connection>>,
 }
 
 struct Connection {
@@ -23,46 +27,68 @@ struct Connection {
     line: String,
 }
 
-impl RemoteStore {
-    /// Connects to the owner's socket.
-    pub fn connect(socket: &Path) -> std::io::Result<RemoteStore> {
+impl Connection {
+    fn open(socket: &Path) -> std::io::Result<Connection> {
         let stream = UnixStream::connect(socket)?;
         stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
         stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
-        Ok(RemoteStore {
-            conn: Mutex::new(Connection {
-                reader: BufReader::new(stream.try_clone()?),
-                writer: stream,
-                line: String::new(),
-            }),
+        Ok(Connection {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+            line: String::new(),
         })
     }
 
-    /// Sends one request and waits for its response. A broken connection is
-    /// [`StoreError::Unavailable`], which tells the caller to find the new owner.
-    pub fn call(&self, request: &Request) -> StoreResult<Response> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let Connection {
-            reader,
-            writer,
-            line,
-        } = &mut *conn;
-        let mut bytes = serde_json::to_vec(request)
-            .map_err(|e| StoreError::Corrupt(format!("encoding a request: {e}")))?;
-        bytes.push(b'\n');
-        writer.write_all(&bytes).map_err(unavailable)?;
-        line.clear();
-        match reader.read_line(line) {
+    fn call(&mut self, bytes: &[u8]) -> StoreResult<Response> {
+        self.writer.write_all(bytes).map_err(unavailable)?;
+        self.line.clear();
+        match self.reader.read_line(&mut self.line) {
             Ok(0) => Err(StoreError::Unavailable(
                 "the store's owner closed the connection".into(),
             )),
-            Ok(_) => match serde_json::from_str::<Response>(line) {
+            Ok(_) => match serde_json::from_str::<Response>(&self.line) {
                 Ok(Response::Error { error }) => Err(error.into()),
                 Ok(response) => Ok(response),
                 Err(e) => Err(StoreError::Corrupt(format!("decoding a response: {e}"))),
             },
             Err(e) => Err(unavailable(e)),
         }
+    }
+}
+
+impl RemoteStore {
+    /// Connects to the owner's socket (one connection now, more on demand).
+    pub fn connect(socket: &Path) -> std::io::Result<RemoteStore> {
+        let first = Connection::open(socket)?;
+        Ok(RemoteStore {
+            socket: socket.to_path_buf(),
+            idle: Mutex::new(vec![first]),
+        })
+    }
+
+    /// Sends one request and waits for its response. A broken connection is
+    /// [`StoreError::Unavailable`], which tells the caller to find the new owner.
+    pub fn call(&self, request: &Request) -> StoreResult<Response> {
+        let mut bytes = serde_json::to_vec(request)
+            .map_err(|e| StoreError::Corrupt(format!("encoding a request: {e}")))?;
+        bytes.push(b'\n');
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => Connection::open(&self.socket).map_err(unavailable)?,
+        };
+        let outcome = conn.call(&bytes);
+        let healthy = !matches!(
+            outcome,
+            Err(StoreError::Unavailable(_)) | Err(StoreError::Corrupt(_))
+        );
+        if healthy {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        outcome
     }
 }
 

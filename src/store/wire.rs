@@ -33,6 +33,9 @@ pub enum Request {
     Key {
         id: String,
     },
+    Credential {
+        hash: [u8; 32],
+    },
     KeyByHash {
         hash: [u8; 32],
     },
@@ -75,14 +78,33 @@ pub enum Request {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Unit,
-    Tenant { tenant: Option<TenantRecord> },
-    Tenants { tenants: Vec<TenantRecord> },
-    Key { key: Option<KeyRecord> },
-    Keys { keys: Vec<KeyRecord> },
-    Charge { charge: Charge },
-    Count { count: u64 },
-    Usage { rows: Vec<UsageRow> },
-    Error { error: WireError },
+    Tenant {
+        tenant: Option<TenantRecord>,
+    },
+    Tenants {
+        tenants: Vec<TenantRecord>,
+    },
+    Key {
+        key: Option<KeyRecord>,
+    },
+    Credential {
+        credential: Option<(KeyRecord, Option<TenantRecord>)>,
+    },
+    Keys {
+        keys: Vec<KeyRecord>,
+    },
+    Charge {
+        charge: Charge,
+    },
+    Count {
+        count: u64,
+    },
+    Usage {
+        rows: Vec<UsageRow>,
+    },
+    Error {
+        error: WireError,
+    },
 }
 
 /// A [`StoreError`] that can cross the socket. Errors of the owner's disk become `Remote`.

@@ -183,9 +183,13 @@ pub(crate) async fn require_key(
             "batched tools/call requests are not supported: send one call per request",
         );
     }
-    // The gate may wait for the disk (live calls are made durable before they run): keep it off
-    // the async workers.
-    let decided = {
+    // A live tool call waits for the disk (it is made durable before it runs), and a process
+    // that reaches the store through its owner waits on a socket: those go to the blocking pool.
+    // Everything else is a few in-memory lookups, cheaper than the hop.
+    let may_block = !state.server.gate.store().is_local()
+        || (peek.tool_call.is_some()
+            && presented.as_deref().is_some_and(|p| p.contains("dw_live_")));
+    let decided = if may_block {
         let state = Arc::clone(&state);
         let tool = peek.tool_call.clone();
         let session = session.clone();
@@ -198,6 +202,13 @@ pub(crate) async fn require_key(
             )
         })
         .await
+    } else {
+        Ok(decide(
+            &state,
+            presented.as_deref(),
+            peek.tool_call.as_deref(),
+            session.as_deref(),
+        ))
     };
     let auth = match decided {
         Ok(Decision::Pass(auth)) => auth,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use rmcp::transport::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -152,6 +153,11 @@ pub async fn serve_http(
         "docward serving over HTTP (streamable HTTP at /mcp, legacy SSE at /sse)"
     );
     let app = app(server, config, shutdown.clone());
+    // Responses go out in several small writes; without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK hold each one back about 40 ms.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
