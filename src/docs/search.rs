@@ -37,7 +37,7 @@ pub const TEXT_BUDGET: usize = 6_800;
 const MAX_SNIPPET: usize = 280;
 /// Bytes of a long section given to the snippet generator, around the first match. Tokenising
 /// and stemming whole sections took a third of the server's CPU under load.
-const SNIPPET_WINDOW: usize = 2_000;
+const SNIPPET_WINDOW: usize = 800;
 /// Longest title and heading in a hit.
 const MAX_TITLE: usize = 120;
 const MAX_HEADING: usize = 80;
@@ -228,7 +228,7 @@ fn snippet_window<'a>(body: &'a str, terms: &[String]) -> &'a str {
         .filter_map(|t| lower.find(t.as_str()))
         .min()
         .unwrap_or(0);
-    let start = char_boundary(body, first.saturating_sub(SNIPPET_WINDOW / 5));
+    let start = char_boundary(body, first.saturating_sub(SNIPPET_WINDOW / 4));
     let end = char_boundary(body, (start + SNIPPET_WINDOW).min(body.len()));
     &body[start..end]
 }
