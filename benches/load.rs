@@ -901,7 +901,7 @@ impl Owner {
             .spawn()
             .expect("spawn docward serve --stdio");
         let stdin = child.stdin.take().expect("stdin");
-        let socket = data.data_dir().join("store.sock");
+        let socket = docward::store::socket_path(&data.data_dir());
         let deadline = Instant::now() + Duration::from_secs(20);
         while !socket.exists() {
             assert!(

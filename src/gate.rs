@@ -108,6 +108,19 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// Too many open sessions for one key.
+    pub fn too_many_sessions(max: usize) -> Refusal {
+        Refusal {
+            retry_after_secs: Some(60),
+            ..Refusal::new(
+                Code::RateLimited,
+                format!(
+                    "this API key already holds {max} open sessions: close some (or let them expire) before opening more"
+                ),
+            )
+        }
+    }
+
     /// A failure on our side, with a message safe to show.
     pub fn internal(message: &str) -> Refusal {
         Refusal::new(Code::Internal, message.to_owned())

@@ -177,6 +177,12 @@ pub fn rotate_key(
     now: Timestamp,
 ) -> KeyResult<Rotation> {
     let old = find_key(store, id_or_prefix)?;
+    if let Some(successor) = &old.rotated_to {
+        return Err(KeyError::Invalid(format!(
+            "key {} was already rotated into {successor}; rotate that key instead",
+            old.id
+        )));
+    }
     match old.status(now) {
         KeyStatus::Active => {}
         status => {
@@ -203,4 +209,83 @@ pub fn rotate_key(
     )?;
     let old = store.retire_key(&old.id, now + grace_secs.max(0), &new.record.id)?;
     Ok(Rotation { new, old })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Plan;
+    use crate::store::{SledStore, TenantRecord};
+
+    fn free_tenant_with_three_keys() -> (tempfile::TempDir, SledStore, Vec<KeyRecord>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .create_tenant(&TenantRecord {
+                name: "acme".into(),
+                plan: Plan::Free,
+                daily_limit: None,
+                max_keys: None,
+                created_at: 0,
+            })
+            .unwrap();
+        let keys = (0..3)
+            .map(|i| {
+                let new = NewKey {
+                    tenant: "acme".into(),
+                    name: format!("k{i}"),
+                    env: Env::Live,
+                    token_type: TokenType::Restricted,
+                    scopes: vec![Scope::McpSearch],
+                    expires_at: None,
+                };
+                create_key(&store, new, 100).unwrap().record
+            })
+            .collect();
+        (dir, store, keys)
+    }
+
+    #[test]
+    fn every_key_of_a_full_plan_can_be_rotated_in_turn() {
+        let (_dir, store, keys) = free_tenant_with_three_keys();
+        for key in &keys {
+            let rotation = rotate_key(&store, &key.id, 86_400, 200).unwrap();
+            assert_eq!(
+                rotation.old.rotated_to.as_deref(),
+                Some(rotation.new.record.id.as_str())
+            );
+            assert_eq!(rotation.new.record.scopes, key.scopes);
+        }
+        // Keys in their grace period do not count, but the three new ones do.
+        let extra = NewKey {
+            tenant: "acme".into(),
+            name: "one too many".into(),
+            env: Env::Live,
+            token_type: TokenType::Restricted,
+            scopes: vec![Scope::McpSearch],
+            expires_at: None,
+        };
+        assert!(matches!(
+            create_key(&store, extra, 300),
+            Err(KeyError::Store(StoreError::KeyCapReached { cap: 3, .. }))
+        ));
+    }
+
+    #[test]
+    fn a_rotated_key_cannot_be_rotated_again() {
+        let (_dir, store, keys) = free_tenant_with_three_keys();
+        let first = rotate_key(&store, &keys[0].id, 86_400, 200).unwrap();
+        let again = rotate_key(&store, &keys[0].id, 86_400, 201).unwrap_err();
+        assert!(again.to_string().contains(&first.new.record.id), "{again}");
+    }
+
+    #[test]
+    fn a_prefix_with_an_environment_only_matches_that_environment() {
+        let (_dir, store, keys) = free_tenant_with_three_keys();
+        let live = format!("dw_live_{}", keys[0].prefix);
+        let test = format!("dw_test_{}", keys[0].prefix);
+        assert_eq!(find_key(&store, &live).unwrap().id, keys[0].id);
+        assert_eq!(find_key(&store, &keys[0].prefix).unwrap().id, keys[0].id);
+        assert!(find_key(&store, &test).is_err());
+    }
 }

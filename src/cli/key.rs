@@ -390,15 +390,27 @@ fn print_key_details(v: &KeyView) {
     println!("status:     {}", v.status_cell());
 }
 
-/// Reads the token to verify from DOCWARD_API_KEY or, failing that, stdin.
+/// Reads the token to verify: piped stdin first, then DOCWARD_API_KEY, then a prompt.
 fn read_presented_token() -> Result<String> {
+    let mut stdin = std::io::stdin();
+    let piped = !stdin.is_terminal();
+    if piped {
+        let mut token = String::new();
+        stdin
+            .read_to_string(&mut token)
+            .context("could not read the API key from stdin")?;
+        if !token.trim().is_empty() {
+            return Ok(token);
+        }
+    }
     if let Ok(token) = std::env::var("DOCWARD_API_KEY") {
+        eprintln!("(checking the key in DOCWARD_API_KEY)");
         return Ok(token);
     }
-    let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("Paste the API key, then press Enter and Ctrl-D:");
+    if piped {
+        return Ok(String::new());
     }
+    eprintln!("Paste the API key, then press Enter and Ctrl-D:");
     let mut token = String::new();
     stdin
         .read_to_string(&mut token)

@@ -31,7 +31,7 @@ mod sled_store;
 mod wire;
 
 pub use error::{StoreError, StoreResult};
-pub use owner::SOCKET_NAME;
+pub use owner::socket_path;
 pub use records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow};
 pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};

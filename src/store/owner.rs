@@ -1,5 +1,5 @@
 //! The owner side: the process that holds the sled database serves it to the others on a Unix
-//! socket (`<data dir>/store.sock`, mode 0600), one thread per connection.
+//! socket (`<data dir>/run/store.sock`, mode 0600 in a 0700 folder), one thread per connection.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -14,8 +14,11 @@ use super::sled_store::SledStore;
 use super::wire::{Request, Response};
 use crate::token::TokenHash;
 
-/// The socket's file name inside the data dir.
-pub const SOCKET_NAME: &str = "store.sock";
+/// Where the owner's socket lives: in `run/`, a folder only the owner's user can enter, so that
+/// no other user can connect, even in the moment between `bind` and `chmod`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("run").join("store.sock")
+}
 
 /// A running owner: the socket listener and its connections. Dropping it stops serving.
 pub struct Owner {
@@ -26,13 +29,17 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// Starts serving `store` on `<data_dir>/store.sock`. A stale socket left by a dead owner
+    /// Starts serving `store` on [`socket_path`]. A stale socket left by a dead owner
     /// is replaced: the caller holds the database lock, so no live owner can be using it.
     pub fn start(store: Arc<SledStore>, data_dir: &Path) -> std::io::Result<Owner> {
-        let path = data_dir.join(SOCKET_NAME);
+        let path = socket_path(data_dir);
+        if let Some(run) = path.parent() {
+            std::fs::create_dir_all(run)?;
+            restrict(run, 0o700)?;
+        }
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
-        restrict(&path)?;
+        restrict(&path, 0o600)?;
         let stop = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
         let accept_thread = {
@@ -72,9 +79,9 @@ impl Drop for Owner {
     }
 }
 
-fn restrict(path: &Path) -> std::io::Result<()> {
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 fn accept_loop(

@@ -92,8 +92,10 @@ pub struct KeyRecord {
 
 impl KeyRecord {
     /// Status at `now`. Expiry is inclusive: a key is expired at its `expires_at` second.
+    /// Revocation does not depend on the clock: a revoked key stays revoked even if the clock
+    /// is stepped back past the moment of revocation.
     pub fn status(&self, now: Timestamp) -> KeyStatus {
-        if self.revoked_at.is_some_and(|at| at <= now) {
+        if self.revoked_at.is_some() {
             KeyStatus::Revoked
         } else if self.expires_at.is_some_and(|at| at <= now) {
             KeyStatus::Expired
@@ -209,9 +211,13 @@ mod tests {
     }
 
     #[test]
-    fn revocation_wins_over_expiry() {
+    fn revocation_wins_over_expiry_and_ignores_the_clock() {
         let k = key(Some(100), Some(50));
-        assert_eq!(k.status(49), KeyStatus::Active);
+        assert_eq!(
+            k.status(49),
+            KeyStatus::Revoked,
+            "a clock stepped back does not undo it"
+        );
         assert_eq!(k.status(50), KeyStatus::Revoked);
         assert_eq!(k.status(200), KeyStatus::Revoked);
     }

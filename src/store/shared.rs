@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::KeyStore;
 use super::error::{StoreError, StoreResult};
-use super::owner::{Owner, SOCKET_NAME, handle};
+use super::owner::{Owner, handle, socket_path};
 use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
 use super::remote::RemoteStore;
 use super::sled_store::SledStore;
@@ -94,7 +94,7 @@ fn into_result(response: Response) -> StoreResult<Response> {
 /// Opens the database (becoming its owner) or connects to the process that has it, retrying
 /// while an owner is starting up or a dead owner's lock is being released.
 fn find_role(data_dir: &Path) -> StoreResult<Role> {
-    let socket = data_dir.join(SOCKET_NAME);
+    let socket = socket_path(data_dir);
     let deadline = Instant::now() + FIND_OWNER_TIMEOUT;
     let mut pause = Duration::from_millis(5);
     loop {

@@ -50,6 +50,10 @@ impl SledStore {
             restrict_permissions(data_dir);
         }
         let path = data_dir.join("store");
+        // The database folder is private whatever the data dir's own mode (a folder made by
+        // hand or restored from a backup may be readable by others).
+        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
+        restrict_permissions(&path);
         let db = sled::Config::new()
             .path(&path)
             .flush_every_ms(Some(500))
@@ -208,7 +212,12 @@ impl KeyStore for SledStore {
             let active = self
                 .keys(Some(&key.tenant))?
                 .iter()
-                .filter(|k| k.status(now) == KeyStatus::Active && Some(k.id.as_str()) != replacing)
+                .filter(|k| {
+                    // A rotated key in its grace period is on its way out: it does not count.
+                    k.status(now) == KeyStatus::Active
+                        && k.rotated_to.is_none()
+                        && Some(k.id.as_str()) != replacing
+                })
                 .count() as u64;
             if active >= cap {
                 return Err(StoreError::KeyCapReached {
@@ -447,11 +456,22 @@ fn io_error(path: &Path, err: std::io::Error) -> StoreError {
     }
 }
 
-/// Keeps the data dir private to its owner: it holds key hashes and usage.
+/// Keeps a folder private to its owner (mode 0700) when others can read or enter it.
 fn restrict_permissions(dir: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => {
+                    tracing::info!(dir = %dir.display(), "made the data dir private (mode 0700)")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), "the data dir is readable by other users and could not be made private: {e}")
+                }
+            }
+        }
     }
 }

@@ -113,7 +113,10 @@ async fn bad_keys_get_401_with_a_bearer_challenge_and_a_jsonrpc_body() {
         assert_eq!(response.headers()["content-type"], "application/json");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["jsonrpc"], "2.0");
-        assert_eq!(body["id"], 1);
+        assert!(
+            body["id"].is_null(),
+            "refused before the body is read: {body}"
+        );
         assert_eq!(body["error"]["data"]["code"], code);
         assert!(
             body["error"]["message"].as_str().unwrap().contains(hint),
@@ -482,4 +485,112 @@ fn the_official_python_sdk_works_over_streamable_http_and_legacy_sse() {
     assert!(stdout.contains("all transports passed"), "{stdout}");
     let _ = docward_bin();
     let _ = refusal_code;
+}
+
+/// Opens a legacy SSE session by raw HTTP: returns the open event stream and the POST endpoint.
+async fn open_sse(server: &HttpServer, key: &str) -> (reqwest::Response, String) {
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/sse", server.base))
+        .header("authorization", format!("Bearer {key}"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    while !seen.contains("sessionId=") || !seen.contains('\n') {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("no endpoint event")
+            .unwrap()
+            .expect("stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let endpoint = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("data:").map(str::trim))
+        .unwrap()
+        .to_owned();
+    (stream, endpoint)
+}
+
+#[tokio::test]
+async fn a_legacy_sse_session_only_takes_messages_from_its_own_key() {
+    let dir = setup("live", "pro");
+    let alice = dir.key("acme", "live", &[]);
+    let mallory = dir.key("acme", "live", &[]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let (_stream, endpoint) = open_sse(&server, &alice).await;
+    assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
+    let post = |key: Option<String>, session_header: Option<&'static str>| {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{endpoint}", server.base))
+            .header("content-type", "application/json")
+            .body(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }).to_string());
+        if let Some(key) = key {
+            r = r.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(h) = session_header {
+            r = r.header("mcp-session-id", h);
+        }
+        r.send()
+    };
+    // Another key, even with a decoy session header, is refused; so are no key and a bad key.
+    assert_eq!(
+        post(Some(mallory.clone()), Some("decoy"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(post(Some(mallory), None).await.unwrap().status(), 403);
+    assert_eq!(post(None, None).await.unwrap().status(), 401);
+    assert_eq!(
+        post(Some("dw_live_garbage".into()), None)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // The session's own key is accepted.
+    assert_eq!(post(Some(alice), None).await.unwrap().status(), 202);
+}
+
+#[tokio::test]
+async fn a_revoked_key_hears_its_refusal_on_its_own_sse_stream() {
+    let dir = setup("live", "pro");
+    let created = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    let key = created["token"].as_str().unwrap().to_owned();
+    let server = HttpServer::start(&dir, "live", &[]);
+    let (mut stream, endpoint) = open_sse(&server, &key).await;
+    let send = |body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}{endpoint}", server.base))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let init = send(initialize_body()).await.unwrap();
+    assert_eq!(init.status(), 202);
+    send(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .await
+        .unwrap();
+    dir.cmd(&["key", "revoke", created["id"].as_str().unwrap()])
+        .run();
+    let call = send(tool_call("search", json!({ "query": "bm25" })))
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 202, "legacy SSE refusals go to the stream");
+    let mut seen = String::new();
+    while !seen.contains("\"id\":5") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("no answer on the stream")
+            .unwrap()
+            .expect("stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("key_revoked"), "{seen}");
+    assert!(seen.contains("\"isError\":true"), "{seen}");
 }

@@ -16,9 +16,10 @@ use crate::auth::Principal;
 use crate::clock;
 use crate::gate::{Admission, Refusal};
 use crate::server::scope_for;
+use crate::token::Token;
 
-/// The largest request body read (as rmcp's default).
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The largest request body read: a tool call is a few KB.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What the auth layer concluded about a request, for the tools to read.
 #[derive(Debug, Clone)]
@@ -27,14 +28,15 @@ pub enum HttpAuth {
     Admitted(Admission),
     /// Any other request with a valid key.
     Authenticated(Principal),
-    /// A refused request that is passed on to answer on the event stream (legacy SSE only,
-    /// whose clients ignore HTTP errors on `POST /message`).
+    /// A refused request of a legacy SSE session's own key, passed on to be answered on the
+    /// session's event stream (its clients ignore HTTP errors on `POST /message`).
     Refused(Refusal),
 }
 
 /// The parts of a JSON-RPC body the layer needs.
 struct Peek {
     id: Option<Value>,
+    method: Option<String>,
     tool_call: Option<String>,
     batch_with_tool_call: bool,
 }
@@ -44,6 +46,10 @@ fn peek(body: &[u8]) -> Peek {
     let is_tool_call = |v: &Value| v.get("method").and_then(Value::as_str) == Some("tools/call");
     Peek {
         id: value.get("id").cloned(),
+        method: value
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         tool_call: is_tool_call(&value).then(|| {
             value
                 .pointer("/params/name")
@@ -66,8 +72,30 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// Whether the query string carries something that looks like a key.
-fn key_in_query(query: Option<&str>) -> bool {
+/// Decodes `%XX` escapes (leaving malformed ones as they are).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the URL carries something that looks like a key: a key-like parameter name, or a
+/// docward token anywhere in the path or the query, percent-encoded or not.
+fn key_in_url(uri: &axum::http::Uri) -> bool {
     const NAMES: [&str; 7] = [
         "api_key",
         "apikey",
@@ -77,27 +105,22 @@ fn key_in_query(query: Option<&str>) -> bool {
         "auth",
         "authorization",
     ];
-    query.is_some_and(|q| {
+    let looks_like_token = |s: &str| s.contains("dw_live_") || s.contains("dw_test_");
+    if looks_like_token(&percent_decode(uri.path())) {
+        return true;
+    }
+    uri.query().is_some_and(|q| {
         q.split('&').any(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
-                || value.contains("dw_live_")
-                || value.contains("dw_test_")
+            let (name, value) = (percent_decode(name), percent_decode(value));
+            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) || looks_like_token(&value)
         })
     })
 }
 
-/// The session a request belongs to: the `Mcp-Session-Id` header, or `sessionId` in the query of
-/// a legacy SSE message.
-fn session_of(request: &Request) -> Option<String> {
-    if let Some(id) = request
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        return Some(id.to_owned());
-    }
-    request.uri().query().and_then(|q| {
+/// The `sessionId` query parameter of a legacy SSE message.
+pub(crate) fn query_session(uri: &axum::http::Uri) -> Option<String> {
+    uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|pair| pair.split_once('='))
             .find(|(name, _)| *name == "sessionId")
@@ -105,48 +128,45 @@ fn session_of(request: &Request) -> Option<String> {
     })
 }
 
-/// The gate's answer for one request.
-enum Decision {
-    Pass(HttpAuth),
-    Refuse(Refusal),
-    ForeignSession,
+/// Who is calling, before any body is read.
+enum Identity {
+    Known(Principal),
+    /// Refused; `key_id` is set when the token is a real key of this store (revoked, expired
+    /// or of the other environment), so that its own session can be told on its stream.
+    Refused {
+        refusal: Refusal,
+        key_id: Option<String>,
+    },
 }
 
-/// Authenticates, checks the session's owner and, for a `tools/call`, admits it.
-fn decide(
-    state: &HttpState,
-    presented: Option<&str>,
-    tool: Option<&str>,
-    session: Option<&str>,
-) -> Decision {
+fn identify(state: &HttpState, presented: Option<&str>) -> Identity {
     let gate = &state.server.gate;
-    let now = clock::now();
-    let principal = match gate.authenticate(presented, now) {
-        Ok(principal) => principal,
+    match gate.authenticate(presented, clock::now()) {
+        Ok(principal) => Identity::Known(principal),
         Err(refusal) => {
             tracing::warn!(code = refusal.code.as_str(), "refused: {}", refusal.message);
-            return Decision::Refuse(refusal);
+            let key_id = presented
+                .and_then(|p| Token::parse(p).ok())
+                .and_then(|t| gate.store().key_by_hash(&t.hash()).ok().flatten())
+                .map(|k| k.id);
+            Identity::Refused { refusal, key_id }
         }
-    };
-    if let Some(session) = session
-        && !state.sessions.allows(session, &principal.key_id)
-    {
-        tracing::warn!(key = %principal.key_display, "refused a session opened by another key");
-        return Decision::ForeignSession;
     }
-    match tool.and_then(scope_for) {
-        Some(scope) => match gate.admit_principal(principal, scope, now) {
-            Ok(admission) => Decision::Pass(HttpAuth::Admitted(admission)),
-            Err(refusal) => {
-                tracing::warn!(
-                    code = refusal.code.as_str(),
-                    "tool call refused: {}",
-                    refusal.message
-                );
-                Decision::Refuse(refusal)
-            }
-        },
-        None => Decision::Pass(HttpAuth::Authenticated(principal)),
+}
+
+/// Runs gate work inline when it is only in-memory lookups, else on the blocking pool (a live
+/// call waits for the disk; a process that reaches the store through its owner waits on a
+/// socket).
+async fn run_gate<T: Send + 'static>(
+    may_block: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refusal> {
+    if may_block {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| Refusal::internal("the gate failed; see the server's log"))
+    } else {
+        Ok(work())
     }
 }
 
@@ -157,22 +177,67 @@ pub(crate) async fn require_key(
     next: Next,
 ) -> Response {
     let config = &state.config;
-    if key_in_query(request.uri().query()) {
-        tracing::warn!(
-            path = request.uri().path(),
-            "refused a request with a key in the URL"
-        );
+    if key_in_url(request.uri()) {
+        tracing::warn!("refused a request with a key in the URL");
         return reply::key_in_url(config);
     }
-    // Legacy SSE clients ignore HTTP errors on POST /message: refusals go to the event stream.
-    let on_event_stream = request.uri().path() == "/message";
+    // A legacy SSE message names its session in the query; streamable HTTP in a header.
+    let legacy_message = request.uri().path() == "/message";
+    let session = if legacy_message {
+        query_session(request.uri())
+    } else {
+        request
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let presented = bearer(request.headers());
-    let session = session_of(&request);
+    let remote_store = !state.server.gate.store().is_local();
+
+    // 1. Who is calling: decided before any body is read.
+    let identity = {
+        let state = Arc::clone(&state);
+        let presented = presented.clone();
+        run_gate(remote_store, move || identify(&state, presented.as_deref())).await
+    };
+    let (principal, refused) = match identity {
+        Ok(Identity::Known(principal)) => {
+            if let Some(s) = &session
+                && state.sessions.is_known(s)
+                && !state.sessions.owned_by(s, &principal.key_id)
+            {
+                tracing::warn!(key = %principal.key_display, "refused a session opened by another key");
+                return reply::session_of_another_key(None);
+            }
+            (Some(principal), None)
+        }
+        Ok(Identity::Refused { refusal, key_id }) => {
+            // Only a legacy SSE session's own key hears a refusal on its stream; anyone else
+            // gets the HTTP error and nothing reaches the session.
+            let own_session = legacy_message
+                && session
+                    .as_deref()
+                    .zip(key_id.as_deref())
+                    .is_some_and(|(s, k)| state.sessions.owned_by(s, k));
+            if !own_session {
+                return reply::refusal(&refusal, None, config);
+            }
+            (None, Some(refusal))
+        }
+        Err(refusal) => return reply::refusal(&refusal, None, config),
+    };
+
+    // 2. The body, now that the caller is known.
     let (parts, body) = request.into_parts();
     let bytes = if parts.method == Method::POST {
         match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => bytes,
-            Err(_) => return reply::bad_request("the request body is too large or unreadable"),
+            Err(_) => {
+                return reply::bad_request(
+                    "the request body is too large (1 MiB at most) or unreadable",
+                );
+            }
         }
     } else {
         Bytes::new()
@@ -183,45 +248,60 @@ pub(crate) async fn require_key(
             "batched tools/call requests are not supported: send one call per request",
         );
     }
-    // A live tool call waits for the disk (it is made durable before it runs), and a process
-    // that reaches the store through its owner waits on a socket: those go to the blocking pool.
-    // Everything else is a few in-memory lookups, cheaper than the hop.
-    let may_block = !state.server.gate.store().is_local()
-        || (peek.tool_call.is_some()
-            && presented.as_deref().is_some_and(|p| p.contains("dw_live_")));
-    let decided = if may_block {
-        let state = Arc::clone(&state);
-        let tool = peek.tool_call.clone();
-        let session = session.clone();
-        tokio::task::spawn_blocking(move || {
-            decide(
-                &state,
-                presented.as_deref(),
-                tool.as_deref(),
-                session.as_deref(),
-            )
-        })
-        .await
-    } else {
-        Ok(decide(
-            &state,
-            presented.as_deref(),
-            peek.tool_call.as_deref(),
-            session.as_deref(),
-        ))
-    };
-    let auth = match decided {
-        Ok(Decision::Pass(auth)) => auth,
-        Ok(Decision::Refuse(refusal)) if on_event_stream => HttpAuth::Refused(refusal),
-        Ok(Decision::Refuse(refusal)) => return reply::refusal(&refusal, peek.id, config),
-        Ok(Decision::ForeignSession) => return reply::session_of_another_key(peek.id),
-        Err(_) => {
-            return reply::refusal(
-                &Refusal::internal("the gate failed; see the server's log"),
-                peek.id,
-                config,
-            );
-        }
+
+    // 3. Sessions: each key may hold a bounded number.
+    let opens_session = session.is_none()
+        && ((parts.method == Method::GET && parts.uri.path() == "/sse")
+            || peek.method.as_deref() == Some("initialize"));
+    if let Some(p) = &principal
+        && opens_session
+        && !state.sessions.may_open(&p.key_id)
+    {
+        return reply::refusal(
+            &Refusal::too_many_sessions(crate::server::http::sessions::MAX_SESSIONS_PER_KEY),
+            peek.id,
+            config,
+        );
+    }
+
+    // 4. A tool call passes scope, burst and quota here, so that refusals carry their status.
+    //    A call in a session this server does not know (e.g. from before a restart) is not
+    //    charged: the MCP layer answers it with 404 and the client opens a new session.
+    let known_session = session
+        .as_deref()
+        .is_none_or(|s| state.sessions.is_known(s));
+    let auth = match (principal, refused) {
+        (_, Some(refusal)) => HttpAuth::Refused(refusal),
+        (Some(principal), None) => match peek.tool_call.as_deref().and_then(scope_for) {
+            Some(scope) if known_session => {
+                let may_block = remote_store || principal.env == crate::domain::Env::Live;
+                let gate_state = Arc::clone(&state);
+                let decided = run_gate(may_block, move || {
+                    gate_state
+                        .server
+                        .gate
+                        .admit_principal(principal, scope, clock::now())
+                })
+                .await
+                .and_then(|r| r);
+                match decided {
+                    Ok(admission) => HttpAuth::Admitted(admission),
+                    Err(refusal) => {
+                        tracing::warn!(
+                            code = refusal.code.as_str(),
+                            "tool call refused: {}",
+                            refusal.message
+                        );
+                        if !legacy_message {
+                            return reply::refusal(&refusal, peek.id, config);
+                        }
+                        HttpAuth::Refused(refusal)
+                    }
+                }
+            }
+            _ => HttpAuth::Authenticated(principal),
+        },
+        (None, None) => return reply::refusal(&Refusal::internal("no verdict"), peek.id, config),
     };
     let key_id = match &auth {
         HttpAuth::Admitted(a) => Some(a.principal.key_id.clone()),
@@ -243,7 +323,7 @@ pub(crate) async fn require_key(
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(auth);
     let mut response = next.run(request).await;
-    if let (Some(key_id), None) = (&key_id, &session)
+    if let (Some(key_id), None, false) = (&key_id, &session, legacy_message)
         && let Some(opened) = response
             .headers()
             .get("mcp-session-id")
@@ -268,12 +348,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_in_the_query_are_spotted() {
-        assert!(key_in_query(Some("api_key=abc")));
-        assert!(key_in_query(Some("sessionId=1&token=x")));
-        assert!(key_in_query(Some("x=dw_live_abc")));
-        assert!(!key_in_query(Some("sessionId=abc")));
-        assert!(!key_in_query(None));
+    fn keys_in_the_url_are_spotted_even_encoded() {
+        let url = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(key_in_url(&url("/mcp?api_key=abc")));
+        assert!(key_in_url(&url("/mcp?api%5Fkey=abc")));
+        assert!(key_in_url(&url("/message?sessionId=1&token=x")));
+        assert!(key_in_url(&url("/mcp?x=dw_live_abc")));
+        assert!(key_in_url(&url("/mcp?x=dw%5Flive%5Fabc")));
+        assert!(key_in_url(&url("/mcp/dw_test_abc")));
+        assert!(!key_in_url(&url("/message?sessionId=abc")));
+        assert!(!key_in_url(&url("/mcp")));
     }
 
     #[test]

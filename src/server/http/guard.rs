@@ -32,21 +32,20 @@ pub(crate) async fn check_host_and_origin(
         }
     }
     if let Some(origin) = request.headers().get(ORIGIN).and_then(|o| o.to_str().ok()) {
-        let allowed = if config.allowed_origins.is_empty() {
-            origin
-                .parse::<axum::http::Uri>()
-                .ok()
-                .and_then(|u| u.authority().map(|a| a.to_string()))
-                .is_some_and(|a| {
-                    config.allowed_hosts.is_empty() || host_allowed(&a, &config.allowed_hosts)
-                })
-        } else {
-            config
-                .allowed_origins
-                .iter()
-                .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
-        };
-        if !allowed {
+        // A browser origin is accepted when its host is an allowed host, or when it is one of
+        // the --allowed-origin values.
+        let on_allowed_host = origin
+            .parse::<axum::http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.to_string()))
+            .is_some_and(|a| {
+                config.allowed_hosts.is_empty() || host_allowed(&a, &config.allowed_hosts)
+            });
+        let listed = config
+            .allowed_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        if !on_allowed_host && !listed {
             return reply::forbidden_origin(origin);
         }
     }

@@ -172,12 +172,7 @@ fn event_stream(
 /// `POST /message?sessionId=…`: hands one client message to its session; the answer goes out
 /// on the session's event stream.
 pub(crate) async fn message(State(state): State<Arc<HttpState>>, request: Request) -> Response {
-    let Some(id) = request.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(name, _)| *name == "sessionId")
-            .map(|(_, value)| value.to_owned())
-    }) else {
+    let Some(id) = super::auth::query_session(request.uri()) else {
         return reply::bad_request("missing sessionId: use the endpoint announced by GET /sse");
     };
     let Some(sender) = state.sse.sender(&id) else {
