@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
@@ -31,6 +32,10 @@ pub struct ConfigArgs {
     /// The environment of the key the client will use
     #[arg(long, default_value = "live")]
     env: Env,
+    /// Connect to a running `docward serve --http` at this MCP URL (e.g.
+    /// https://docs.example.com/mcp) instead of launching docward over stdio
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 /// Where each client keeps its configuration, for the note printed with the snippet.
@@ -84,7 +89,46 @@ pub fn snippet(client: Client, exe: &str, data_dir: &Path, env: Env, key: Option
     }
 }
 
+/// Builds the client's snippet for a remote server reached over streamable HTTP with a Bearer
+/// key. Claude Desktop adds remote servers in its settings, not in its JSON file.
+pub fn http_snippet(client: Client, url: &str, env: Env) -> Result<Value> {
+    let bearer = format!("Bearer <paste your dw_{env}_... key>");
+    Ok(match client {
+        Client::ClaudeDesktop => anyhow::bail!(
+            "Claude Desktop adds remote MCP servers under Settings › Connectors, not in its JSON file; use the stdio entry (`docward config claude-desktop`) on the machine that has the docs"
+        ),
+        Client::Vscode => json!({
+            "inputs": [{
+                "type": "promptString",
+                "id": "docward-api-key",
+                "description": "docward API key",
+                "password": true
+            }],
+            "servers": { "docward": {
+                "type": "http",
+                "url": url,
+                "headers": { "Authorization": "Bearer ${input:docward-api-key}" }
+            }}
+        }),
+        Client::Cursor => {
+            json!({ "mcpServers": { "docward": { "url": url, "headers": { "Authorization": bearer } } } })
+        }
+        Client::Windsurf => {
+            json!({ "mcpServers": { "docward": { "serverUrl": url, "headers": { "Authorization": bearer } } } })
+        }
+        Client::Zed => {
+            json!({ "context_servers": { "docward": { "url": url, "headers": { "Authorization": bearer } } } })
+        }
+    })
+}
+
 pub fn run(args: ConfigArgs, data_dir: &Path) -> Result<ExitCode> {
+    if let Some(url) = &args.url {
+        let value = http_snippet(args.client, url, args.env)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        eprintln!("Paste this into {}.", location(args.client));
+        return Ok(ExitCode::SUCCESS);
+    }
     let exe = std::env::current_exe().context("could not find the docward executable's path")?;
     let value = snippet(
         args.client,

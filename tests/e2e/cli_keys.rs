@@ -1630,56 +1630,30 @@ fn errors_are_one_clear_line() {
         "clap's usage error code\n{}",
         ran.dump()
     );
-    let ran = dir
-        .cmd(&[
-            "key",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "x",
-            "--env",
-            "prod",
-            "--scope",
-            "mcp:search",
-        ])
-        .run_fail();
-    assert!(ran.stderr().contains("prod"), "{}", ran.dump());
-    let ran = dir
-        .cmd(&[
-            "key",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "x",
-            "--env",
-            "live",
-            "--type",
-            "superuser",
-        ])
-        .run_fail();
-    assert!(ran.stderr().contains("superuser"), "{}", ran.dump());
-    let ran = dir
-        .cmd(&[
-            "key",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "x",
-            "--env",
-            "live",
-            "--scope",
-            "mcp:search",
-            "--expires-in",
-            "1d",
-            "--expires-at",
-            "2099-01-01T00:00:00Z",
-        ])
-        .run_fail();
-    assert!(ran.stderr().contains("--expires"), "{}", ran.dump());
-
+    // Bad values for the create flags: each is named in clap's message.
+    let create = ["key", "create", "--tenant", "acme", "--name", "x"];
+    let bad_flags: [(&[&str], &str); 3] = [
+        (&["--env", "prod", "--scope", "mcp:search"], "prod"),
+        (&["--env", "live", "--type", "superuser"], "superuser"),
+        (
+            &[
+                "--env",
+                "live",
+                "--scope",
+                "mcp:search",
+                "--expires-in",
+                "1d",
+                "--expires-at",
+                "2099-01-01T00:00:00Z",
+            ],
+            "--expires",
+        ),
+    ];
+    for (extra, named) in bad_flags {
+        let args: Vec<&str> = create.iter().chain(extra).copied().collect();
+        let ran = dir.cmd(&args).run_fail();
+        assert!(ran.stderr().contains(named), "{}", ran.dump());
+    }
     let ran = dir
         .cmd(&[
             "key",

@@ -488,3 +488,104 @@ async fn a_plan_change_takes_effect_on_the_next_call() {
     dir.cmd(&["tenant", "update", "nobody", "--plan", "pro"])
         .run_fail();
 }
+
+#[test]
+fn config_prints_each_clients_snippet() {
+    let dir = TestDir::new();
+    let cases = [
+        ("claude-desktop", "/mcpServers/docward/command"),
+        ("cursor", "/mcpServers/docward/command"),
+        ("windsurf", "/mcpServers/docward/command"),
+        ("vscode", "/servers/docward/command"),
+        ("zed", "/context_servers/docward/command"),
+    ];
+    for (client, pointer) in cases {
+        let snippet = dir.cmd(&["config", client, "--env", "test"]).run().json();
+        let command = snippet
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{client}: {snippet}"));
+        assert!(
+            command.as_str().unwrap().ends_with("docward"),
+            "{client}: {snippet}"
+        );
+        assert!(
+            snippet.to_string().contains("\"--env\",\"test\""),
+            "{client}: {snippet}"
+        );
+        assert!(
+            snippet
+                .to_string()
+                .contains(dir.data_dir().to_str().unwrap())
+        );
+    }
+    let remote = dir
+        .cmd(&["config", "vscode", "--url", "https://docs.example.com/mcp"])
+        .run()
+        .json();
+    assert_eq!(remote["servers"]["docward"]["type"], "http");
+    assert_eq!(
+        remote["servers"]["docward"]["url"],
+        "https://docs.example.com/mcp"
+    );
+    let ran = dir
+        .cmd(&[
+            "config",
+            "claude-desktop",
+            "--url",
+            "https://docs.example.com/mcp",
+        ])
+        .run_fail();
+    assert!(ran.stderr().contains("Connectors"), "{}", ran.dump());
+}
+
+#[test]
+fn quickstart_indexes_docs_answers_a_search_over_mcp_and_prints_a_working_entry() {
+    let dir = TestDir::new();
+    dir.sample_docs("handbook");
+    let docs = dir.path().join("handbook");
+    let ran = dir
+        .cmd(&[
+            "quickstart",
+            "--docs",
+            docs.to_str().unwrap(),
+            "--query",
+            "revoking a key",
+        ])
+        .run();
+    let out = ran.stdout();
+    assert!(
+        out.contains("tools/list -> get_doc, list_repos, search"),
+        "{}",
+        ran.dump()
+    );
+    assert!(
+        out.contains("guide/keys.md"),
+        "the search answered: {}",
+        ran.dump()
+    );
+    let json_start = out.find("{\n").expect("a JSON entry");
+    let json_end = out.rfind("\n}").expect("a JSON entry") + 2;
+    let entry: serde_json::Value = serde_json::from_str(&out[json_start..json_end]).unwrap();
+    let key = entry["mcpServers"]["docward"]["env"]["DOCWARD_API_KEY"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dir.cmd(&["key", "verify", "--env", "test"])
+        .stdin(&key)
+        .run();
+    // Running it again reuses the tenant and repo, and retires the previous quickstart key.
+    let again = dir
+        .cmd(&["quickstart", "--docs", docs.to_str().unwrap()])
+        .run();
+    assert!(
+        again.stdout().contains("Using tenant 'demo'"),
+        "{}",
+        again.dump()
+    );
+    let refused = dir.cmd(&["key", "verify"]).stdin(&key).run_fail();
+    assert!(
+        refused.stderr().contains("key_revoked"),
+        "{}",
+        refused.dump()
+    );
+}
