@@ -96,6 +96,10 @@ fn accept_loop(
             break;
         }
         let Ok(conn) = conn else { continue };
+        if !same_user(&conn) {
+            tracing::warn!("refused a store connection from another user");
+            continue;
+        }
         if let Ok(clone) = conn.try_clone() {
             connections
                 .lock()
@@ -117,6 +121,21 @@ fn accept_loop(
     for worker in workers {
         let _ = worker.join();
     }
+}
+
+/// Whether the process at the other end runs as our user. The socket's 0700 folder already keeps
+/// other users out; this is a second lock in case the folder's mode was changed.
+#[cfg(target_os = "linux")]
+fn same_user(conn: &UnixStream) -> bool {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    getsockopt(conn, PeerCredentials)
+        .is_ok_and(|peer| peer.uid() == nix::unistd::geteuid().as_raw())
+}
+
+/// Elsewhere the folder's permissions are the only lock.
+#[cfg(not(target_os = "linux"))]
+fn same_user(_conn: &UnixStream) -> bool {
+    true
 }
 
 fn serve_connection(conn: UnixStream, store: &SledStore) {

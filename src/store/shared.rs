@@ -61,13 +61,20 @@ impl SharedStore {
     /// Runs one request, through the owner or locally. On losing the owner (it exited or died),
     /// finds or becomes the new one and retries, until [`FIND_OWNER_TIMEOUT`] runs out.
     fn call(&self, request: Request) -> StoreResult<Response> {
+        self.call_tracked(request).0
+    }
+
+    /// Like [`SharedStore::call`], also telling whether the request was sent again after losing
+    /// an owner (so that it may already have been carried out once).
+    fn call_tracked(&self, request: Request) -> (StoreResult<Response>, bool) {
         let deadline = Instant::now() + FIND_OWNER_TIMEOUT;
+        let mut retried = false;
         loop {
             {
                 let role = self.role.read().unwrap_or_else(|p| p.into_inner());
                 let outcome = match &*role {
                     Role::Owner { store, .. } => {
-                        return into_result(handle(store.as_ref(), request));
+                        return (into_result(handle(store.as_ref(), request)), retried);
                     }
                     Role::Client(remote) => remote.call(&request),
                 };
@@ -75,11 +82,15 @@ impl SharedStore {
                     Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
                         tracing::debug!("{why}; taking over or reconnecting");
                     }
-                    other => return other,
+                    other => return (other, retried),
                 }
             }
+            retried = true;
             let mut role = self.role.write().unwrap_or_else(|p| p.into_inner());
-            *role = find_role(&self.data_dir)?;
+            match find_role(&self.data_dir) {
+                Ok(found) => *role = found,
+                Err(e) => return (Err(e), retried),
+            }
         }
     }
 }
@@ -146,7 +157,17 @@ macro_rules! expect {
 
 impl KeyStore for SharedStore {
     fn create_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
-        expect!(self.call(Request::CreateTenant { tenant: tenant.clone() }), Response::Unit => ())
+        match self.call_tracked(Request::CreateTenant {
+            tenant: tenant.clone(),
+        }) {
+            // Sent again after the owner died: the first attempt may have created it.
+            (Err(StoreError::TenantExists(_)), true)
+                if self.tenant(&tenant.name)?.as_ref() == Some(tenant) =>
+            {
+                Ok(())
+            }
+            (outcome, _) => expect!(outcome, Response::Unit => ()),
+        }
     }
 
     fn update_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
@@ -200,7 +221,17 @@ impl KeyStore for SharedStore {
     }
 
     fn revoke_key(&self, id: &str, at: Timestamp) -> StoreResult<KeyRecord> {
-        expect!(self.call(Request::RevokeKey { id: id.to_owned(), at }), Response::Key { key: Some(key) } => key)
+        match self.call_tracked(Request::RevokeKey {
+            id: id.to_owned(),
+            at,
+        }) {
+            // Sent again after the owner died: the first attempt may have revoked it.
+            (Err(StoreError::AlreadyRevoked(_)), true) => self
+                .key(id)?
+                .filter(|k| k.revoked_at == Some(at))
+                .ok_or_else(|| StoreError::AlreadyRevoked(id.to_owned())),
+            (outcome, _) => expect!(outcome, Response::Key { key: Some(key) } => key),
+        }
     }
 
     fn retire_key(&self, id: &str, at: Timestamp, successor: &str) -> StoreResult<KeyRecord> {

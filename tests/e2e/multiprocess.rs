@@ -286,3 +286,55 @@ async fn the_burst_limit_of_a_key_is_shared_by_its_sessions() {
     a.cancel().await.unwrap();
     b.cancel().await.unwrap();
 }
+
+/// Even with its folder opened up by hand, the store socket answers only our own user.
+/// Switching to the user `nobody` needs root, as in CI; as another user the test says so and
+/// checks nothing.
+#[tokio::test]
+async fn the_store_owner_refuses_connections_from_other_users() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root to act as another user (CI runs it)");
+        return;
+    }
+    let dir = setup("test", "pro");
+    let key = dir.key("acme", "test", &[]);
+    let session = stdio_session(&dir, "test", Some(&key)).await;
+    let socket = docward::store::socket_path(&dir.data_dir());
+    assert!(socket.exists());
+    use std::os::unix::fs::PermissionsExt;
+    for path in [
+        dir.path().to_path_buf(),
+        dir.data_dir(),
+        socket.parent().unwrap().to_path_buf(),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let probe = format!(
+        r#"import socket,sys
+s=socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect({socket:?})
+s.sendall(b'{{"op":"tenants"}}\n')
+try:
+    data=s.recv(4096)
+except Exception as e:
+    data=b''
+print('ANSWER' if data else 'NO-ANSWER')"#,
+        socket = socket.to_str().unwrap()
+    );
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "python3", "-c", &probe])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("NO-ANSWER"),
+        "another user got an answer: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Our own user is still served.
+    assert_eq!(
+        dir.cmd(&["tenant", "list", "--json"]).run().json()[0]["name"],
+        "acme"
+    );
+    session.cancel().await.unwrap();
+}
