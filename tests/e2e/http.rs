@@ -8,6 +8,14 @@ use crate::util::{
     setup_with, text, tool_names,
 };
 
+/// The `WWW-Authenticate` challenge of a response.
+fn www_authenticate(response: &reqwest::Response) -> String {
+    response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Reads a JSON-RPC message from a JSON or SSE-framed response body.
 async fn rpc_body(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap();
@@ -95,10 +103,7 @@ async fn bad_keys_get_401_with_a_bearer_challenge_and_a_jsonrpc_body() {
     for (key, code, hint) in cases {
         let response = post_mcp(&server, key, None, &initialize_body()).await;
         assert_eq!(response.status(), 401, "{code}");
-        let challenge = response.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let challenge = www_authenticate(&response);
         assert!(
             challenge.starts_with("Bearer realm=\"docward\""),
             "{challenge}"
@@ -182,10 +187,7 @@ async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
     )
     .await;
     assert_eq!(response.status(), 403);
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = www_authenticate(&response);
     assert!(
         challenge.contains("error=\"insufficient_scope\""),
         "{challenge}"
@@ -380,10 +382,7 @@ async fn health_metadata_hosts_and_origins() {
     assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
     assert_eq!(meta["scopes_supported"].as_array().unwrap().len(), 5);
     let unauthenticated = post_mcp(&server, None, None, &initialize_body()).await;
-    let challenge = unauthenticated.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = www_authenticate(&unauthenticated);
     assert!(challenge.contains(
         "resource_metadata=\"https://docs.example.com/.well-known/oauth-protected-resource\""
     ));
