@@ -5,6 +5,8 @@
 //! each top-level folder is a repo), or a generated synthetic corpus if that is missing.
 //! `cargo bench --bench docs -- search` skips the indexing benchmark.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -35,16 +37,10 @@ const QUERIES: [&str; 20] = [
 ];
 
 fn corpus_dir() -> (PathBuf, Option<tempfile::TempDir>) {
-    let dir = std::env::var_os("DOCWARD_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    if dir.is_dir() {
+    if let Some(dir) = common::corpus_dir() {
         return (dir, None);
     }
-    eprintln!(
-        "corpus {} not found; generating a synthetic one",
-        dir.display()
-    );
+    eprintln!("corpus not found; generating a synthetic one");
     let tmp = tempfile::tempdir().expect("temp dir for the synthetic corpus");
     synthetic(tmp.path());
     (tmp.path().to_path_buf(), Some(tmp))
@@ -86,18 +82,6 @@ fn synthetic(root: &Path) {
     }
 }
 
-fn repos(corpus: &Path) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(corpus)
-        .expect("read corpus dir")
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| Some((e.file_name().to_str()?.to_string(), e.path())))
-        .filter(|(n, _)| !n.starts_with('.'))
-        .collect();
-    out.sort();
-    out
-}
-
 fn dir_bytes(dir: &Path) -> u64 {
     ignore::WalkBuilder::new(dir)
         .build()
@@ -133,7 +117,7 @@ fn percentiles(lib: &Library, n: usize) {
 
 fn main() {
     let (corpus, _synthetic_guard) = corpus_dir();
-    let repos = repos(&corpus);
+    let repos = common::corpus_repos(&corpus);
     let lib_dir = tempfile::tempdir().expect("temp library dir");
     let lib = Library::open(lib_dir.path()).expect("open library");
     let started = Instant::now();

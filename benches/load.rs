@@ -37,6 +37,8 @@
 //! Run: `cargo bench --bench load` (Linux: reads `/proc`). `DOCWARD_LOAD_ONLY=a,b,c,corpus`
 //! runs a subset; `LD_PRELOAD`, if set, is passed on to the docward processes (for experiments).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -144,7 +146,7 @@ fn main() {
         runtime.block_on(scenario_quota(&mut report));
     }
     if wants("corpus") {
-        match corpus_dir() {
+        match common::corpus_dir() {
             Some(dir) => runtime.block_on(scenario_search(
                 &mut report,
                 "A corpus",
@@ -718,19 +720,7 @@ impl DataDir {
 
     /// Runs the CLI and returns its stdout; panics on failure.
     fn cli(&self, args: &[&str]) -> String {
-        let out = self
-            .command()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docward");
-        assert!(
-            out.status.success(),
-            "docward {args:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
+        common::run_cli(self.command(), args)
     }
 
     /// Creates an unrestricted key and returns its token.
@@ -766,25 +756,8 @@ fn repos(corpus: &Corpus) -> Vec<(String, PathBuf)> {
             "docs".to_owned(),
             Path::new(env!("CARGO_MANIFEST_DIR")).join("docs"),
         )],
-        Corpus::Full(dir) => {
-            let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-                .expect("read corpus dir")
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e.path())))
-                .filter(|(n, _)| !n.starts_with('.'))
-                .collect();
-            out.sort();
-            out
-        }
+        Corpus::Full(dir) => common::corpus_repos(dir),
     }
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("DOCWARD_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    dir.is_dir().then_some(dir)
 }
 
 /// `docward serve --http 127.0.0.1:0`, its stderr copied to a log file. Killed on drop.

@@ -24,6 +24,8 @@
 //! Run: `cargo bench --bench serve` (Linux: reads `/proc`). `DOCWARD_BENCH_CALLS=N` changes the
 //! number of calls of the serving loop.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -107,52 +109,27 @@ fn main() {
 
 /// Runs the docward CLI on `data_dir` and returns its stdout; panics on failure.
 fn cli(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("DOCWARD_DATA_DIR", data_dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run docward");
-    assert!(
-        out.status.success(),
-        "docward {args:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    let mut command = Command::new(BIN);
+    command.env("DOCWARD_DATA_DIR", data_dir);
+    common::run_cli(command, args)
 }
 
 /// The `(name, folder)` repos to index: each top-level folder of the corpus, or the project's
 /// `docs/` folder as one repo.
 fn repos() -> Vec<(String, PathBuf)> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = std::env::var_os("DOCWARD_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../shared/corpus"));
-    if corpus.is_dir() {
-        let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&corpus)
-            .expect("read corpus dir")
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| Some((e.file_name().to_str()?.to_string(), e.path())))
-            .filter(|(n, _)| !n.starts_with('.'))
-            .collect();
-        out.sort();
+    if let Some(corpus) = common::corpus_dir() {
+        let out = common::corpus_repos(&corpus);
         println!("corpus: {} ({} repos)", corpus.display(), out.len());
         return out;
     }
     let docs = manifest.join("docs");
     assert!(
         docs.is_dir(),
-        "neither the corpus {} nor {} exists",
-        corpus.display(),
+        "neither the corpus nor {} exists",
         docs.display()
     );
-    println!(
-        "corpus {} not found; indexing {} instead",
-        corpus.display(),
-        docs.display()
-    );
+    println!("corpus not found; indexing {} instead", docs.display());
     vec![("docward".to_string(), docs)]
 }
 
