@@ -591,3 +591,46 @@ async fn a_revoked_key_hears_its_refusal_on_its_own_sse_stream() {
     assert!(seen.contains("key_revoked"), "{seen}");
     assert!(seen.contains("\"isError\":true"), "{seen}");
 }
+
+#[tokio::test]
+async fn after_a_restart_a_call_in_a_forgotten_session_is_not_billed() {
+    let dir = setup_with("live", &["--plan", "free", "--daily-limit", "5"]);
+    let key = dir.key("acme", "live", &["mcp:list_repos"]);
+    let first = HttpServer::start(&dir, "live", &[]);
+    let session = open_session(&first, &key).await;
+    drop(first);
+    let second = HttpServer::start(&dir, "live", &[]);
+    let stale = post_mcp(
+        &second,
+        Some(&key),
+        Some(&session),
+        &tool_call("list_repos", json!({})),
+    )
+    .await;
+    assert_eq!(
+        stale.status(),
+        404,
+        "the client is told to open a new session"
+    );
+    let usage = dir
+        .cmd(&["usage", "--tenant", "acme", "--json"])
+        .run()
+        .json();
+    assert_eq!(usage["today"][0]["live_calls"], 0, "{usage}");
+    // A new session works and is billed once per call.
+    let fresh = open_session(&second, &key).await;
+    let ok = post_mcp(
+        &second,
+        Some(&key),
+        Some(&fresh),
+        &tool_call("list_repos", json!({})),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let _ = ok.text().await;
+    let usage = dir
+        .cmd(&["usage", "--tenant", "acme", "--json"])
+        .run()
+        .json();
+    assert_eq!(usage["today"][0]["live_calls"], 1, "{usage}");
+}
