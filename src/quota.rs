@@ -83,7 +83,7 @@ impl Limits {
         )? {
             Charge::Allowed { used, limit } => Ok(Admitted {
                 used,
-                limit: if used == 0 { None } else { limit },
+                limit,
                 resets_at,
             }),
             Charge::Refused { limit } => Err(QuotaError::Daily {

@@ -28,6 +28,7 @@ mod records;
 mod remote;
 mod shared;
 mod sled_store;
+mod touches;
 mod wire;
 
 pub use error::{StoreError, StoreResult};

@@ -141,9 +141,9 @@ pub struct UsageRow {
 pub enum Charge {
     /// Counted; `used` includes this request.
     Allowed {
-        /// Requests used today, this one included.
+        /// Live requests used today, this one included (0 for a test call).
         used: u64,
-        /// Daily limit, if any.
+        /// Daily limit that applies to this call (`None` for unlimited tenants and test calls).
         limit: Option<u64>,
     },
     /// Refused: the tenant has used its daily limit.

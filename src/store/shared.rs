@@ -3,9 +3,8 @@
 //! socket; every other process becomes a client. When the owner exits or dies, the next request
 //! of a client finds the database free, becomes the new owner, and retries the request.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::KeyStore;
@@ -14,6 +13,7 @@ use super::owner::{Owner, handle, socket_path};
 use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
 use super::remote::RemoteStore;
 use super::sled_store::SledStore;
+use super::touches::Touches;
 use super::wire::{Request, Response};
 use crate::clock::Timestamp;
 use crate::domain::Env;
@@ -36,7 +36,7 @@ pub struct SharedStore {
     data_dir: PathBuf,
     role: RwLock<Role>,
     /// Last `last_used` second sent per key.
-    touched: Mutex<HashMap<String, Timestamp>>,
+    touched: Touches,
 }
 
 impl SharedStore {
@@ -46,7 +46,7 @@ impl SharedStore {
         Ok(SharedStore {
             data_dir: data_dir.to_path_buf(),
             role: RwLock::new(role),
-            touched: Mutex::new(HashMap::new()),
+            touched: Touches::default(),
         })
     }
 
@@ -244,15 +244,8 @@ impl KeyStore for SharedStore {
 
     fn touch_key(&self, id: &str, at: Timestamp) -> StoreResult<()> {
         // The owner writes at most once a second per key; skip the round trip as well.
-        {
-            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-            if touched.get(id).is_some_and(|&last| last >= at) {
-                return Ok(());
-            }
-            if touched.len() > 100_000 {
-                touched.clear();
-            }
-            touched.insert(id.to_owned(), at);
+        if !self.is_owner() && !self.touched.first_in_second(id, at) {
+            return Ok(());
         }
         expect!(self.call(Request::TouchKey { id: id.to_owned(), at }), Response::Unit => ())
     }

@@ -139,13 +139,16 @@ enum Identity {
     },
 }
 
-fn identify(state: &HttpState, presented: Option<&str>) -> Identity {
+/// Authenticates. For a refused legacy SSE message (`want_key_id`), also finds which key the
+/// token is, so that its own session can be told on its stream; nothing else pays that lookup.
+fn identify(state: &HttpState, presented: Option<&str>, want_key_id: bool) -> Identity {
     let gate = &state.server.gate;
     match gate.authenticate(presented, clock::now()) {
         Ok(principal) => Identity::Known(principal),
         Err(refusal) => {
             tracing::warn!(code = refusal.code.as_str(), "refused: {}", refusal.message);
             let key_id = presented
+                .filter(|_| want_key_id)
                 .and_then(|p| Token::parse(p).ok())
                 .and_then(|t| gate.store().key_by_hash(&t.hash()).ok().flatten())
                 .map(|k| k.id);
@@ -199,7 +202,10 @@ pub(crate) async fn require_key(
     let identity = {
         let state = Arc::clone(&state);
         let presented = presented.clone();
-        run_gate(remote_store, move || identify(&state, presented.as_deref())).await
+        run_gate(remote_store, move || {
+            identify(&state, presented.as_deref(), legacy_message)
+        })
+        .await
     };
     let (principal, refused) = match identity {
         Ok(Identity::Known(principal)) => {
