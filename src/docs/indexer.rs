@@ -176,7 +176,9 @@ fn process(
         for heading in &span.headings {
             doc.add_text(fields.headings, heading);
         }
-        doc.add_text(fields.body, parsed.section_text(i));
+        let text = parsed.section_text(i);
+        doc.add_text(fields.body, text);
+        doc.add_u64(fields.content_id, schema::content_id(text));
         doc.add_text(fields.path_text, &path_words);
         doc.add_u64(fields.section, i as u64);
         writer.add_document(doc)?;

@@ -24,5 +24,6 @@ pub use error::{DocsError, Result};
 pub use library::Library;
 pub use names::{default_repo_name, validate_repo_name};
 pub use types::{
-    DocPage, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, Skipped, SyncReport,
+    DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, SectionRef,
+    Skipped, SyncReport,
 };

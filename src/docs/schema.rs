@@ -34,6 +34,9 @@ pub struct DocFields {
     pub path_text: Field,
     /// Section index within the document (stored).
     pub section: Field,
+    /// 64-bit hash of the section's normalised text (fast field), so that search can fold
+    /// sections whose text is the same (copies of a page across versions or renderings).
+    pub content_id: Field,
 }
 
 /// Builds the schema.
@@ -54,6 +57,7 @@ pub fn build() -> DocFields {
     let body = b.add_text_field("body", stored_text);
     let path_text = b.add_text_field("path_text", text);
     let section = b.add_u64_field("section", STORED);
+    let content_id = b.add_u64_field("content_id", FAST);
     DocFields {
         schema: b.build(),
         repo,
@@ -65,6 +69,7 @@ pub fn build() -> DocFields {
         body,
         path_text,
         section,
+        content_id,
     }
 }
 
@@ -95,7 +100,25 @@ pub fn doc_key(repo: &str, path: &str) -> String {
 
 /// The 64-bit id of a document, derived from its key.
 pub fn doc_id(repo: &str, path: &str) -> u64 {
-    let hash = blake3::hash(doc_key(repo, path).as_bytes());
+    hash64(doc_key(repo, path).as_bytes())
+}
+
+/// The 64-bit id of a section's text: the same words in the same order give the same id,
+/// whatever the case and the whitespace between them.
+pub fn content_id(text: &str) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    for word in text.split_whitespace() {
+        hasher.update(word.to_lowercase().as_bytes());
+        hasher.update(b" ");
+    }
+    first_u64(hasher.finalize())
+}
+
+fn hash64(bytes: &[u8]) -> u64 {
+    first_u64(blake3::hash(bytes))
+}
+
+fn first_u64(hash: blake3::Hash) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&hash.as_bytes()[..8]);
     u64::from_le_bytes(first)

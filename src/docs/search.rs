@@ -2,17 +2,19 @@
 //! [`MAX_PER_DOC`] sections per document, and snippets within a total text budget.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 
 use tantivy::collector::TopDocs;
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Score, Searcher, TantivyDocument, Term};
 
 use super::error::{DocsError, Result};
 use super::library::Library;
-use super::types::SearchHit;
+use super::types::{MAX_ALSO_IN, SearchHit, SectionRef};
 
 // Field boosts, relative to body 1.0. Title, headings and path are short fields, so BM25
 // length normalisation already makes a match there strong (and the title repeats on every
@@ -87,30 +89,29 @@ pub(super) fn search(
     }
     let mut hits = Vec::with_capacity(picked.len());
     let mut bodies = Vec::with_capacity(picked.len());
-    for (score, addr) in picked {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let text = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
+    for pick in picked {
+        let doc: TantivyDocument = searcher.doc(pick.addr)?;
+        let text = |field| stored_str(&doc, field).to_owned();
+        let mut also_in = Vec::with_capacity(pick.copies.len());
+        for copy in pick.copies {
+            let copy: TantivyDocument = searcher.doc(copy)?;
+            also_in.push(section_ref(lib, &copy));
+        }
+        let place = section_ref(lib, &doc);
         hits.push(SearchHit {
-            repo: text(lib.fields.repo),
-            path: text(lib.fields.path),
+            repo: place.repo,
+            path: place.path,
             title: truncate(&text(lib.fields.title), MAX_TITLE),
             headings: doc
                 .get_all(lib.fields.headings)
                 .filter_map(|v| v.as_str())
                 .map(|h| truncate(h, MAX_HEADING))
                 .collect(),
-            section: doc
-                .get_first(lib.fields.section)
-                .and_then(|v| v.as_u64())
-                .and_then(|s| usize::try_from(s).ok())
-                .unwrap_or(0),
+            section: place.section,
             snippet: String::new(),
-            score,
+            score: pick.score,
+            also_in,
+            more_copies: pick.more_copies,
         });
         bodies.push(text(lib.fields.body));
     }
@@ -133,50 +134,113 @@ pub(super) fn search(
     Ok(hits)
 }
 
-/// Ranks sections, keeping at most [`MAX_PER_DOC`] per document unless too few
-/// documents match to fill `limit`.
-fn top_sections(
-    searcher: &Searcher,
-    query: &dyn Query,
-    limit: usize,
-) -> Result<Vec<(Score, DocAddress)>> {
+/// A ranked section and the copies of its text folded into it.
+struct Pick {
+    score: Score,
+    addr: DocAddress,
+    copies: Vec<DocAddress>,
+    more_copies: usize,
+}
+
+impl Pick {
+    fn new(score: Score, addr: DocAddress) -> Pick {
+        Pick {
+            score,
+            addr,
+            copies: Vec::new(),
+            more_copies: 0,
+        }
+    }
+
+    fn fold(&mut self, copy: DocAddress) {
+        if self.copies.len() < MAX_ALSO_IN {
+            self.copies.push(copy);
+        } else {
+            self.more_copies += 1;
+        }
+    }
+}
+
+/// Where a section's text was first placed while ranking.
+#[derive(Clone, Copy)]
+enum Slot {
+    Picked(usize),
+    Overflow(usize),
+}
+
+/// Ranks sections, folding each section whose text already appeared higher into that hit, and
+/// keeping at most [`MAX_PER_DOC`] per document unless too few documents match to fill `limit`.
+fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<Vec<Pick>> {
     let mut want = (limit * 5).max(50);
     loop {
         let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
         let exhausted = top.len() < want;
+        let mut ids = SectionIds::new(searcher);
         let mut per_doc: HashMap<u64, usize> = HashMap::new();
-        let mut picked = Vec::new();
-        let mut overflow = Vec::new();
-        let mut columns = HashMap::new();
+        let mut by_text: HashMap<u64, Slot> = HashMap::new();
+        let mut picked: Vec<Pick> = Vec::new();
+        let mut overflow: Vec<Pick> = Vec::new();
         for (score, addr) in top {
-            let column = match columns.entry(addr.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .u64("doc_id")?,
-                ),
-            };
-            let id = column.first(addr.doc_id).unwrap_or(u64::MAX);
-            let seen = per_doc.entry(id).or_insert(0);
-            *seen += 1;
-            if *seen <= MAX_PER_DOC {
-                picked.push((score, addr));
-                if picked.len() == limit {
-                    return Ok(picked);
+            let (doc, text) = ids.of(addr)?;
+            match by_text.get(&text) {
+                Some(Slot::Picked(i)) => picked[*i].fold(addr),
+                Some(Slot::Overflow(i)) => overflow[*i].fold(addr),
+                // Once `limit` hits are chosen, the rest of the ranking only supplies copies.
+                None if picked.len() == limit => {}
+                None => {
+                    let seen = per_doc.entry(doc).or_insert(0);
+                    *seen += 1;
+                    if *seen <= MAX_PER_DOC {
+                        by_text.insert(text, Slot::Picked(picked.len()));
+                        picked.push(Pick::new(score, addr));
+                    } else {
+                        by_text.insert(text, Slot::Overflow(overflow.len()));
+                        overflow.push(Pick::new(score, addr));
+                    }
                 }
-            } else {
-                overflow.push((score, addr));
             }
+        }
+        if picked.len() == limit {
+            return Ok(picked);
         }
         if exhausted || want >= 5_000 {
             picked.extend(overflow);
-            picked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            picked.sort_by(|a, b| b.score.total_cmp(&a.score));
             picked.truncate(limit);
             return Ok(picked);
         }
         want *= 4;
+    }
+}
+
+/// Reads the document id and text id of sections from their segments' fast fields.
+struct SectionIds<'a> {
+    searcher: &'a Searcher,
+    columns: HashMap<u32, (Column<u64>, Column<u64>)>,
+}
+
+impl<'a> SectionIds<'a> {
+    fn new(searcher: &'a Searcher) -> SectionIds<'a> {
+        SectionIds {
+            searcher,
+            columns: HashMap::new(),
+        }
+    }
+
+    /// (document id, text id) of a section. A section without ids gets ones of its own.
+    fn of(&mut self, addr: DocAddress) -> Result<(u64, u64)> {
+        let (doc, text) = match self.columns.entry(addr.segment_ord) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let fast = self.searcher.segment_reader(addr.segment_ord).fast_fields();
+                e.insert((fast.u64("doc_id")?, fast.u64("content_id")?))
+            }
+        };
+        let unique = (u64::from(addr.segment_ord) << 32) | u64::from(addr.doc_id);
+        Ok((
+            doc.first(addr.doc_id).unwrap_or(unique),
+            text.first(addr.doc_id).unwrap_or(unique),
+        ))
     }
 }
 
@@ -203,6 +267,22 @@ fn sanitize(query: &str) -> String {
     out
 }
 
+fn stored_str(doc: &TantivyDocument, field: Field) -> &str {
+    doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+fn section_ref(lib: &Library, doc: &TantivyDocument) -> SectionRef {
+    SectionRef {
+        repo: stored_str(doc, lib.fields.repo).to_owned(),
+        path: stored_str(doc, lib.fields.path).to_owned(),
+        section: doc
+            .get_first(lib.fields.section)
+            .and_then(|v| v.as_u64())
+            .and_then(|s| usize::try_from(s).ok())
+            .unwrap_or(0),
+    }
+}
+
 fn meta_chars(hit: &SearchHit) -> usize {
     hit.repo.chars().count()
         + hit.path.chars().count()
@@ -211,6 +291,11 @@ fn meta_chars(hit: &SearchHit) -> usize {
             .headings
             .iter()
             .map(|h| h.chars().count())
+            .sum::<usize>()
+        + hit
+            .also_in
+            .iter()
+            .map(|c| c.repo.chars().count() + c.path.chars().count() + 4)
             .sum::<usize>()
 }
 

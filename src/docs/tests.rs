@@ -150,7 +150,7 @@ fn snippet_budget_and_per_doc_cap() {
         let mut text = format!("# Document number {d} about widgets\n\n");
         for s in 0..6 {
             text.push_str(&format!(
-                "## Widget section {s}\n\n{}\n\n",
+                "## Widget section {s}\n\nDocument {d}: {}\n\n",
                 "The widget frobnicates the gadget with great care and widget precision. "
                     .repeat(12)
             ));
@@ -192,6 +192,55 @@ fn snippet_budget_and_per_doc_cap() {
     );
     lib.sync_repo("docs", &NoProgress).unwrap();
     assert_eq!(lib.search("qwerty", None, 5).unwrap().len(), 3);
+}
+
+#[test]
+fn copies_of_a_section_fold_into_one_hit() {
+    let src = tempfile::tempdir().unwrap();
+    let shared = "## Retries\n\nThe client retries a failed flux capacitor call three times.\n";
+    // Six copies of one section: same words, differing only in case and whitespace.
+    for v in 1..=6 {
+        let copy = if v % 2 == 0 {
+            shared.to_uppercase().replace(' ', "   ")
+        } else {
+            shared.to_owned()
+        };
+        write(
+            src.path(),
+            &format!("v{v}/client.md"),
+            &format!("# Client v{v}\n\nIntro {v}.\n\n{copy}"),
+        );
+    }
+    write(
+        src.path(),
+        "other.md",
+        "# Other\n\n## Retries\n\nThe server retries a failed flux capacitor call once.\n",
+    );
+    let (_d, lib) = open_with(src.path());
+    let hits = lib.search("flux capacitor retries", None, 5).unwrap();
+    // One hit stands for the six copies; the differently worded section keeps its own.
+    assert_eq!(hits.len(), 2, "{hits:#?}");
+    let copy_hit = hits.iter().find(|h| h.path != "other.md").unwrap();
+    assert_eq!(copy_hit.also_in.len(), MAX_ALSO_IN);
+    assert_eq!(copy_hit.more_copies, 5 - MAX_ALSO_IN);
+    let mut places: Vec<&str> = copy_hit.also_in.iter().map(|c| c.path.as_str()).collect();
+    places.push(&copy_hit.path);
+    places.sort();
+    places.dedup();
+    assert_eq!(places.len(), MAX_ALSO_IN + 1);
+    assert!(places.iter().all(|p| p.ends_with("/client.md")));
+    assert!(
+        copy_hit
+            .also_in
+            .iter()
+            .all(|c| c.section == 1 && c.repo == "docs")
+    );
+    let other = hits.iter().find(|h| h.path == "other.md").unwrap();
+    assert!(other.also_in.is_empty());
+    // Copies found beyond the requested number of hits are still folded in.
+    let top = lib.search("client retries three times", None, 1).unwrap();
+    assert!(top[0].path.ends_with("/client.md"), "{top:#?}");
+    assert_eq!(top[0].also_in.len() + top[0].more_copies, 5);
 }
 
 #[test]

@@ -86,6 +86,31 @@ pub struct SearchHit {
     pub snippet: String,
     /// BM25 relevance score (higher is better).
     pub score: f32,
+    /// Other places with the same section text (copies across versions or renderings),
+    /// folded into this hit rather than taking slots of their own; at most [`MAX_ALSO_IN`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_in: Vec<SectionRef>,
+    /// How many more folded copies matched than `also_in` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_copies: usize,
+}
+
+/// Most folded copies listed on one hit.
+pub const MAX_ALSO_IN: usize = 3;
+
+/// A section of a document, as get_doc takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SectionRef {
+    /// The repo name.
+    pub repo: String,
+    /// Repo-relative path.
+    pub path: String,
+    /// Section index within the document.
+    pub section: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A page of a whole document returned by get_doc.

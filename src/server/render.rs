@@ -13,7 +13,8 @@ pub fn search(query: &str, repo: Option<&str>, hits: &[SearchHit]) -> String {
             "No results for \"{query}\" in {scope}. Try other or fewer words, or call list_repos to see what is indexed."
         );
     }
-    let mut out = format!("{} results for \"{query}\" in {scope}:\n", hits.len());
+    let noun = if hits.len() == 1 { "result" } else { "results" };
+    let mut out = format!("{} {noun} for \"{query}\" in {scope}:\n", hits.len());
     for (i, hit) in hits.iter().enumerate() {
         let _ = write!(
             out,
@@ -33,14 +34,33 @@ pub fn search(query: &str, repo: Option<&str>, hits: &[SearchHit]) -> String {
             hit.score,
             hit.repo,
             hit.path,
-            if hit.section > 0 {
-                format!(" section={}", hit.section)
-            } else {
-                String::new()
-            }
+            section_argument(hit.section)
         );
+        if !hit.also_in.is_empty() {
+            let places: Vec<String> = hit
+                .also_in
+                .iter()
+                .map(|c| match c.section {
+                    0 => format!("{}/{}", c.repo, c.path),
+                    n => format!("{}/{} (section {n})", c.repo, c.path),
+                })
+                .collect();
+            let _ = write!(out, "   Same text also in: {}", places.join(", "));
+            if hit.more_copies > 0 {
+                let _ = write!(out, " and {} more", hit.more_copies);
+            }
+            out.push('\n');
+        }
     }
     out
+}
+
+fn section_argument(section: usize) -> String {
+    if section > 0 {
+        format!(" section={section}")
+    } else {
+        String::new()
+    }
 }
 
 /// The text of a get_doc answer.
@@ -87,4 +107,59 @@ pub fn repos(repos: &[RepoInfo]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docs::SectionRef;
+
+    fn hit(path: &str, also_in: Vec<SectionRef>, more_copies: usize) -> SearchHit {
+        SearchHit {
+            repo: "spec".into(),
+            path: path.into(),
+            title: "Ping".into(),
+            headings: vec!["Ping".into(), "Timeouts".into()],
+            section: 2,
+            snippet: "send a **ping**".into(),
+            score: 3.5,
+            also_in,
+            more_copies,
+        }
+    }
+
+    #[test]
+    fn a_hit_names_where_to_read_it_and_its_folded_copies() {
+        let copies = vec![
+            SectionRef {
+                repo: "spec".into(),
+                path: "v1/ping.md".into(),
+                section: 2,
+            },
+            SectionRef {
+                repo: "mirror".into(),
+                path: "ping.md".into(),
+                section: 0,
+            },
+        ];
+        let text = search("ping", None, &[hit("v2/ping.md", copies, 4)]);
+        assert!(
+            text.contains("1 result for \"ping\" in all repositories"),
+            "{text}"
+        );
+        assert!(text.contains("Section: Ping › Timeouts"), "{text}");
+        assert!(
+            text.contains("get_doc repo=\"spec\" path=\"v2/ping.md\" section=2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Same text also in: spec/v1/ping.md (section 2), mirror/ping.md and 4 more"
+            ),
+            "{text}"
+        );
+        let alone = search("ping", Some("spec"), &[hit("v2/ping.md", Vec::new(), 0)]);
+        assert!(!alone.contains("also in"), "{alone}");
+        assert!(alone.contains("in repo spec"), "{alone}");
+    }
 }

@@ -77,7 +77,7 @@ impl DocServer {
     }
 
     #[tool(
-        description = "Search the documentation of this organisation's repositories. Returns the best-matching sections, each with repo, path, title, heading trail and a snippet (matched words in **bold**). Use get_doc with a result's repo and path to read the whole document.",
+        description = "Search the documentation of this organisation's repositories. Returns the best-matching sections, each with repo, path, title, heading trail and a snippet (matched words in **bold**); a section whose text appears in several places (versions, renderings) comes once, listing the other places. Use get_doc with a result's repo and path to read the whole document.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search(
