@@ -5,6 +5,7 @@ mod key;
 mod output;
 mod quickstart;
 mod repo;
+mod search;
 mod serve;
 mod tenant;
 mod usage;
@@ -41,6 +42,8 @@ enum Command {
     /// Index folders of docs, list, sync and remove them
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Search a tenant's docs as the search tool would (no key needed, nothing counted)
+    Search(search::SearchArgs),
     /// Run the MCP server
     Serve(serve::ServeArgs),
     /// Tool calls per key per day, and today's quota per tenant
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?),
         Command::Key(cmd) => key::run(cmd, &open_store(&data_dir)?),
         Command::Repo(cmd) => repo::run(cmd, &open_store(&data_dir)?, &data_dir),
+        Command::Search(args) => search::run(args, &open_store(&data_dir)?, &data_dir),
         Command::Serve(args) => serve::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
         Command::Usage(args) => usage::run(args, &open_store(&data_dir)?),
         Command::Config(args) => config::run(args, &data_dir),

@@ -218,14 +218,14 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
     }
 }
 
-fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {
+pub(super) fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {
     if store.tenant(tenant)?.is_none() {
         bail!("no tenant named '{tenant}': create it with `docward tenant create {tenant}`");
     }
     Ok(())
 }
 
-fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Library> {
+pub(super) fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Library> {
     let dir = library_dir(data_dir, tenant, env);
     Library::open(&dir)
         .with_context(|| format!("could not open the docs library in {}", dir.display()))

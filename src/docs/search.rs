@@ -129,7 +129,12 @@ pub(super) fn search(
         }
     });
     for (hit, body) in hits.iter_mut().zip(&bodies) {
-        hit.snippet = snippet(&generator, snippet_window(body, &terms), per_hit);
+        // The heading is in the hit already; the snippet shows the text under it.
+        let text = match skip_heading_line(body) {
+            rest if rest.trim().is_empty() => body.as_str(),
+            rest => rest,
+        };
+        hit.snippet = snippet(&generator, snippet_window(text, &terms), per_hit);
     }
     Ok(hits)
 }
@@ -331,7 +336,7 @@ fn snippet(generator: &SnippetGenerator, body: &str, max: usize) -> String {
     let snip = generator.snippet(body);
     let out = if snip.is_empty() {
         // Matched on title, headings or path only: show the start of the text instead.
-        collapse_whitespace(&clean(skip_heading_line(body)))
+        collapse_whitespace(&clean(body))
     } else {
         mark(snip.fragment(), snip.highlighted())
     };

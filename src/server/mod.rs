@@ -5,7 +5,7 @@
 //! [`Admission`] (and so the principal) through the request's extensions and never sees a token.
 
 pub mod http;
-mod render;
+pub mod render;
 mod stdio;
 mod tools;
 

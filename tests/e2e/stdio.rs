@@ -308,6 +308,83 @@ async fn the_burst_limit_refuses_rapid_calls_and_names_the_limit() {
     session.cancel().await.unwrap();
 }
 
+/// Copies of a page (two versions of a spec) come as one hit naming the other copy, and
+/// `docward search` prints exactly what the tool answers, without a key and without billing.
+#[tokio::test]
+async fn copies_fold_into_one_hit_and_the_search_command_shows_the_tool_answer() {
+    let dir = TestDir::new();
+    dir.cmd(&["tenant", "create", "acme", "--plan", "free"])
+        .run();
+    let page = "# Heartbeats\n\n## Liveness\n\nEither side may send a heartbeat ping; \
+                the peer answers within five seconds or the link is considered dead.\n";
+    dir.write("spec/v1/heartbeat.md", page);
+    dir.write("spec/v2/heartbeat.md", page);
+    dir.write(
+        "spec/v2/other.md",
+        "# Other\n\n## Pings\n\nA ping that is never answered ends the link.\n",
+    );
+    dir.repo("spec", "acme", "live", "spec");
+    let key = dir.key("acme", "live", &[]);
+    let session = stdio_session(&dir, "live", Some(&key)).await;
+    let args = json!({ "query": "heartbeat ping answered", "limit": 5 });
+    let answer = call(&session, "search", args).await;
+    let hits = answer.structured_content.clone().unwrap()["results"].clone();
+    let hits = hits.as_array().expect("results");
+    // Two sections of the copied page (its title and "Liveness") and the other page: three
+    // hits, not five.
+    assert_eq!(hits.len(), 3, "{hits:#?}");
+    let folded = hits
+        .iter()
+        .find(|h| h["path"].as_str().unwrap().ends_with("heartbeat.md") && h["section"] == 1)
+        .unwrap();
+    assert_eq!(folded["also_in"].as_array().unwrap().len(), 1, "{folded}");
+    let copy = folded["also_in"][0]["path"].as_str().unwrap();
+    assert_ne!(copy, folded["path"].as_str().unwrap());
+    assert!(copy.ends_with("/heartbeat.md"), "{folded}");
+    assert!(text(&answer).contains(&format!("Same text also in: spec/{copy}")));
+    session.cancel().await.unwrap();
+
+    let usage_before = dir.cmd(&["usage", "--json"]).run().stdout();
+    let shown = dir
+        .cmd(&[
+            "search",
+            "heartbeat ping answered",
+            "--tenant",
+            "acme",
+            "--env",
+            "live",
+        ])
+        .run()
+        .stdout();
+    assert_eq!(shown.trim_end(), text(&answer).trim_end());
+    let json = dir
+        .cmd(&[
+            "search",
+            "heartbeat ping answered",
+            "--tenant",
+            "acme",
+            "--env",
+            "live",
+            "--json",
+            "--limit",
+            "1",
+        ])
+        .run()
+        .json();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(dir.cmd(&["usage", "--json"]).run().stdout(), usage_before);
+    let refused = dir
+        .cmd(&[
+            "search", "ping", "--tenant", "acme", "--env", "live", "--repo", "nope",
+        ])
+        .run_fail();
+    assert!(
+        refused.stderr().contains("known repos: spec"),
+        "{}",
+        refused.dump()
+    );
+}
+
 #[tokio::test]
 async fn long_documents_come_in_parts_and_bad_requests_get_clear_errors() {
     let dir = TestDir::new();
