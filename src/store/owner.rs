@@ -170,7 +170,7 @@ fn serve_connection(conn: UnixStream, store: &SledStore) {
 }
 
 /// Runs one request against the local store.
-pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
+pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
     fn answer<T>(result: StoreResult<T>, ok: impl FnOnce(T) -> Response) -> Response {
         match result {
             Ok(value) => ok(value),
@@ -217,6 +217,7 @@ pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
         }
         Request::TouchKey { id, at } => answer(store.touch_key(&id, at), |()| Response::Unit),
         Request::Charge {
+            id,
             tenant,
             key_id,
             env,
@@ -224,7 +225,7 @@ pub(crate) fn handle(store: &dyn KeyStore, request: Request) -> Response {
             limit,
             burst,
         } => answer(
-            store.charge(&tenant, &key_id, env, day, limit, burst),
+            store.charge_as(Some(id), &tenant, &key_id, env, day, limit, burst),
             |charge| Response::Charge { charge },
         ),
         Request::QuotaUsed { tenant, day } => answer(store.quota_used(&tenant, day), |count| {

@@ -260,6 +260,7 @@ impl KeyStore for SharedStore {
         burst_per_second: u32,
     ) -> StoreResult<Charge> {
         expect!(self.call(Request::Charge {
+            id: rand::random(),
             tenant: tenant.to_owned(),
             key_id: key_id.to_owned(),
             env,

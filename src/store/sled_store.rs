@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -29,6 +30,11 @@ pub struct SledStore {
     last_used: sled::Tree,
     quota: sled::Tree,
     usage: sled::Tree,
+    /// Outcomes of live charges by request id (today's and yesterday's), so that a charge sent
+    /// again after its owner died is not counted twice.
+    charges: sled::Tree,
+    /// The last day whose older charge ids were pruned.
+    charges_pruned: AtomicU32,
     /// Serialises key creation so that the active-key cap cannot be raced past.
     key_writes: Mutex<()>,
     /// Last `last_used` second written per key, to write at most once a second.
@@ -89,6 +95,8 @@ impl SledStore {
             last_used: db.open_tree("last_used")?,
             quota: db.open_tree("quota")?,
             usage: db.open_tree("usage")?,
+            charges: db.open_tree("charges")?,
+            charges_pruned: AtomicU32::new(0),
             key_writes: Mutex::new(()),
             touched: Touches::default(),
             group_commit: GroupCommit::default(),
@@ -101,6 +109,99 @@ impl SledStore {
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// [`KeyStore::charge`] for a call identified by `id`, chosen by the process that sent it.
+    /// A live call sent again with the same id (after the owner that counted it died before
+    /// answering) gets its first outcome back instead of being counted twice.
+    #[allow(clippy::too_many_arguments)]
+    pub fn charge_as(
+        &self,
+        id: Option<u128>,
+        tenant: &str,
+        key_id: &str,
+        env: Env,
+        day: u32,
+        limit: Option<u64>,
+        burst_per_second: u32,
+    ) -> StoreResult<Charge> {
+        if env == Env::Live
+            && let Some(id) = id
+        {
+            self.prune_charges(day)?;
+            if let Some(first) = self.charges.get(charge_key(day, id))? {
+                return decode(&first, "charge");
+            }
+        }
+        if let Err(retry_after) = self.bursts.check(key_id, burst_per_second) {
+            return Ok(Charge::Throttled {
+                per_second: burst_per_second,
+                retry_after_ms: retry_after.as_millis() as u64,
+            });
+        }
+        let mut usage_key = day_key(tenant, day);
+        usage_key.extend_from_slice(key_id.as_bytes());
+        if env == Env::Test {
+            // Test calls are free: no count against the quota, no limit, no durability wait.
+            self.usage.update_and_fetch(&usage_key, |old| {
+                let calls = old.and_then(read_u64).unwrap_or(0) + 1;
+                Some(calls.to_be_bytes().to_vec())
+            })?;
+            return Ok(Charge::Allowed {
+                used: 0,
+                limit: None,
+            });
+        }
+        let quota_key = day_key(tenant, day);
+        let charge = (&self.quota, &self.usage, &self.charges)
+            .transaction(|(quota, usage, charges)| {
+                let used = quota
+                    .get(&quota_key)?
+                    .and_then(|v| read_u64(&v))
+                    .unwrap_or(0);
+                if let Some(limit) = limit
+                    && used >= limit
+                {
+                    return Ok(Charge::Refused { limit });
+                }
+                let charge = Charge::Allowed {
+                    used: used + 1,
+                    limit,
+                };
+                quota.insert(quota_key.as_slice(), &(used + 1).to_be_bytes())?;
+                let calls = usage
+                    .get(&usage_key)?
+                    .and_then(|v| read_u64(&v))
+                    .unwrap_or(0);
+                usage.insert(usage_key.as_slice(), &(calls + 1).to_be_bytes())?;
+                if let Some(id) = id {
+                    let record = encode(&charge).map_err(ConflictableTransactionError::Abort)?;
+                    charges.insert(charge_key(day, id).as_slice(), record)?;
+                }
+                Ok(charge)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Db(e),
+            })?;
+        if let Charge::Allowed { .. } = charge {
+            // A live call is billed: it is on disk before the tool answers, so a crash loses at
+            // most the calls in flight.
+            self.group_commit.commit(|| self.db.flush())?;
+        }
+        Ok(charge)
+    }
+
+    /// Drops charge ids older than yesterday, once per day.
+    fn prune_charges(&self, day: u32) -> StoreResult<()> {
+        if self.charges_pruned.fetch_max(day, Ordering::Relaxed) >= day {
+            return Ok(());
+        }
+        let keep_from = charge_key(day.saturating_sub(1), 0);
+        for old in self.charges.range(..keep_from).keys() {
+            self.charges.remove(old?)?;
+        }
+        Ok(())
     }
 
     fn with_last_used(&self, mut key: KeyRecord) -> StoreResult<KeyRecord> {
@@ -318,52 +419,7 @@ impl KeyStore for SledStore {
         limit: Option<u64>,
         burst_per_second: u32,
     ) -> StoreResult<Charge> {
-        if let Err(retry_after) = self.bursts.check(key_id, burst_per_second) {
-            return Ok(Charge::Throttled {
-                per_second: burst_per_second,
-                retry_after_ms: retry_after.as_millis() as u64,
-            });
-        }
-        // Test calls are free: no count against the quota, and no limit applies to them.
-        let mut charge = Charge::Allowed {
-            used: 0,
-            limit: None,
-        };
-        if env == Env::Live {
-            let quota_key = day_key(tenant, day);
-            let mut outcome = charge;
-            self.quota.update_and_fetch(&quota_key, |old| {
-                let used = old.and_then(read_u64).unwrap_or(0);
-                match limit {
-                    Some(limit) if used >= limit => {
-                        outcome = Charge::Refused { limit };
-                        old.map(<[u8]>::to_vec)
-                    }
-                    _ => {
-                        outcome = Charge::Allowed {
-                            used: used + 1,
-                            limit,
-                        };
-                        Some((used + 1).to_be_bytes().to_vec())
-                    }
-                }
-            })?;
-            charge = outcome;
-        }
-        if let Charge::Allowed { .. } = charge {
-            let mut usage_key = day_key(tenant, day);
-            usage_key.extend_from_slice(key_id.as_bytes());
-            self.usage.update_and_fetch(&usage_key, |old| {
-                let calls = old.and_then(read_u64).unwrap_or(0) + 1;
-                Some(calls.to_be_bytes().to_vec())
-            })?;
-            // A live call is billed: it is on disk before the tool answers, so a crash loses at
-            // most the calls in flight. Test calls are free and ride on the periodic flush.
-            if env == Env::Live {
-                self.group_commit.commit(|| self.db.flush())?;
-            }
-        }
-        Ok(charge)
+        self.charge_as(None, tenant, key_id, env, day, limit, burst_per_second)
     }
 
     fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64> {
@@ -409,6 +465,14 @@ fn day_key(tenant: &str, day: u32) -> Vec<u8> {
     key.extend_from_slice(tenant.as_bytes());
     key.push(0);
     key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+/// The key of a charge record: the day first, so that old days prune as one range.
+fn charge_key(day: u32, id: u128) -> [u8; 20] {
+    let mut key = [0u8; 20];
+    key[..4].copy_from_slice(&day.to_be_bytes());
+    key[4..].copy_from_slice(&id.to_be_bytes());
     key
 }
 
@@ -470,5 +534,70 @@ fn restrict_permissions(dir: &Path) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u32 = 20_000;
+
+    fn live_charge(store: &SledStore, id: u128, day: u32) -> Charge {
+        store
+            .charge_as(Some(id), "acme", "key_1", Env::Live, day, Some(2), 1_000)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_live_charge_sent_again_is_counted_once_even_by_a_new_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Charge::Allowed {
+            used: 1,
+            limit: Some(2),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(live_charge(&store, 7, DAY), first);
+            assert_eq!(live_charge(&store, 7, DAY), first);
+            assert_eq!(store.quota_used("acme", DAY).unwrap(), 1);
+        }
+        // The owner is gone; the process that takes over reopens the database.
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(live_charge(&store, 7, DAY), first);
+        assert_eq!(
+            live_charge(&store, 8, DAY),
+            Charge::Allowed {
+                used: 2,
+                limit: Some(2)
+            }
+        );
+        assert_eq!(live_charge(&store, 9, DAY), Charge::Refused { limit: 2 });
+        assert_eq!(store.quota_used("acme", DAY).unwrap(), 2);
+        let usage = store.usage(Some("acme")).unwrap();
+        assert_eq!(usage.iter().map(|r| r.calls).sum::<u64>(), 2);
+        // Calls without an id (in the owner's own process, which cannot retry) count each time.
+        let unlimited = |store: &SledStore| {
+            store
+                .charge_as(None, "beta", "key_2", Env::Live, DAY, None, 1_000)
+                .unwrap()
+        };
+        unlimited(&store);
+        unlimited(&store);
+        assert_eq!(store.quota_used("beta", DAY).unwrap(), 2);
+    }
+
+    #[test]
+    fn charge_ids_are_kept_for_today_and_yesterday_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        live_charge(&store, 1, DAY - 2);
+        live_charge(&store, 2, DAY - 1);
+        live_charge(&store, 3, DAY);
+        assert_eq!(store.charges.len(), 2);
+        assert!(store.charges.get(charge_key(DAY - 2, 1)).unwrap().is_none());
+        // Yesterday's id still answers with its first outcome.
+        live_charge(&store, 2, DAY - 1);
+        assert_eq!(store.quota_used("acme", DAY - 1).unwrap(), 1);
     }
 }

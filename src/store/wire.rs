@@ -56,6 +56,9 @@ pub enum Request {
         at: Timestamp,
     },
     Charge {
+        /// Chosen by the sender, the same on every attempt: a retried live call is counted once.
+        #[serde(with = "hex_id")]
+        id: u128,
         tenant: String,
         key_id: String,
         env: Env,
@@ -168,5 +171,46 @@ impl From<WireError> for StoreError {
             WireError::AlreadyRevoked { id } => StoreError::AlreadyRevoked(id),
             WireError::Remote { message } => StoreError::Remote(message),
         }
+    }
+}
+
+/// A 128-bit id as 32 hex digits: serde's internally tagged enums cannot carry a bare u128.
+mod hex_id {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(id: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{id:032x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u128::from_str_radix(&text, 16).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_charge_keeps_its_whole_id_across_the_socket() {
+        for id in [0, 1, u128::MAX, 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef] {
+            let line = serde_json::to_string(&Request::Charge {
+                id,
+                tenant: "acme".into(),
+                key_id: "key_1".into(),
+                env: Env::Live,
+                day: 20_000,
+                limit: Some(100),
+                burst: 20,
+            })
+            .unwrap();
+            match serde_json::from_str::<Request>(&line).unwrap() {
+                Request::Charge { id: back, .. } => assert_eq!(back, id, "{line}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let bad = r#"{"op":"charge","id":"not hex","tenant":"a","key_id":"k","env":"live","day":1,"limit":null,"burst":1}"#;
+        assert!(serde_json::from_str::<Request>(bad).is_err());
     }
 }
