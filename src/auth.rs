@@ -142,6 +142,19 @@ pub fn authenticate(
     server_env: Env,
     now: Timestamp,
 ) -> Result<Principal, AuthError> {
+    let principal = inspect(store, presented, server_env, now)?;
+    store.touch_key(&principal.key_id, now)?;
+    Ok(principal)
+}
+
+/// The checks of [`authenticate`] without recording a use: `docward key verify` must not make
+/// a key that no client uses any more look in use.
+pub fn inspect(
+    store: &dyn KeyStore,
+    presented: &str,
+    server_env: Env,
+    now: Timestamp,
+) -> Result<Principal, AuthError> {
     let token = Token::parse(presented)?;
     let Some((key, tenant)) = store.credential(&token.hash())? else {
         return Err(AuthError::Unknown {
@@ -174,7 +187,6 @@ pub fn authenticate(
     let Some(tenant) = tenant else {
         return Err(AuthError::TenantGone { key: key.display() });
     };
-    store.touch_key(&key.id, now)?;
     Ok(Principal {
         scopes: key.effective_scopes(),
         key_display: key.display(),

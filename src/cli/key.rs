@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde::Serialize;
 
-use docward::auth::authenticate;
+use docward::auth::inspect;
 use docward::clock::{self, Timestamp};
 use docward::domain::{Env, Scope, TokenType};
 use docward::keys::{self, CreatedKey, NewKey};
@@ -431,7 +431,7 @@ fn verify(store: &dyn KeyStore, env: Option<Env>, json: bool, now: Timestamp) ->
     let server_env = env
         .or(record.as_ref().map(|(e, _)| *e))
         .unwrap_or(Env::Live);
-    let verdict = authenticate(store, &presented, server_env, now);
+    let verdict = inspect(store, &presented, server_env, now);
     let view = record.as_ref().map(|(_, k)| KeyView::new(k, now));
     if json {
         #[derive(Serialize)]

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::util::{Ran, TestDir, docward_bin};
+use crate::util::{Ran, TestDir, call, docward_bin, stdio_session};
 
 const ALL_SCOPES: [&str; 5] = [
     "mcp:search",
@@ -934,8 +934,8 @@ fn expired_keys_free_a_slot_under_the_cap() {
 
 /// `key list --json` has exactly the documented fields, filters by tenant, tracks last use,
 /// and flags keys expiring within 7 days.
-#[test]
-fn list_json_fields_filter_last_used_and_expires_soon() {
+#[tokio::test]
+async fn list_json_fields_filter_last_used_and_expires_soon() {
     let dir = TestDir::new();
     dir.tenant("acme", "pro");
     dir.tenant("globex", "free");
@@ -999,12 +999,22 @@ fn list_json_fields_filter_last_used_and_expires_soon() {
             .contains(display_prefix(s(&later, "token")))
     );
 
-    let before = unix_now();
+    // Checking a key is not using it: a stale key must not look alive after a verify.
     verify_ok(&dir, s(&forever, "token"), &[]);
+    assert!(listed(&dir, s(&forever, "id"))["last_used_at"].is_null());
+    let before = unix_now();
+    let session = stdio_session(&dir, "live", Some(s(&forever, "token"))).await;
+    call(
+        &session,
+        "search",
+        serde_json::json!({ "query": "anything" }),
+    )
+    .await;
+    session.cancel().await.unwrap();
     let used = listed(&dir, s(&forever, "id"));
     let last_used = ts(used["last_used_at"]
         .as_str()
-        .expect("last_used_at set after a verify"));
+        .expect("last_used_at set after a tool call"));
     assert!(last_used >= before && last_used <= unix_now(), "{used:#}");
     assert!(listed(&dir, s(&later, "id"))["last_used_at"].is_null());
 
