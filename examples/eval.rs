@@ -327,7 +327,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let report = format!(
             "# docward retrieval eval\n\nCorpus: `{}` ({} repos, {files} documents, {sections} sections); \
              {} questions; indexing took {index_secs:.2} s.\n\n{table}\n\
-             Relevance is per document; hits are deduplicated to documents in rank order. \
+             Relevance is per document; each of docward's first 10 hits shows its own document \
+             and the copies folded into it, and recall@5 counts the first 5 hits. \
              Baseline: per document, sum over query words of that word's occurrences.\n",
             args.corpus.display(),
             repos.len(),
