@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::Principal;
 use crate::clock::{self, Timestamp};
-use crate::store::{Charge, KeyStore, StoreError};
+use crate::store::{Charge, ChargeRequest, KeyStore, StoreError};
 
 /// Default burst limit: calls per second per key.
 pub const DEFAULT_BURST_PER_SECOND: u32 = 20;
@@ -73,14 +73,15 @@ impl Limits {
         now: Timestamp,
     ) -> Result<Admitted, QuotaError> {
         let resets_at = clock::next_utc_midnight(now);
-        match store.charge(
-            &principal.tenant,
-            &principal.key_id,
-            principal.env,
-            clock::utc_day(now),
-            principal.daily_limit,
-            self.per_second,
-        )? {
+        let request = ChargeRequest {
+            tenant: principal.tenant.clone(),
+            key_id: principal.key_id.clone(),
+            env: principal.env,
+            day: clock::utc_day(now),
+            limit: principal.daily_limit,
+            burst_per_second: self.per_second,
+        };
+        match store.charge(&request)? {
             Charge::Allowed { used, limit } => Ok(Admitted {
                 used,
                 limit,

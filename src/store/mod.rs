@@ -33,12 +33,11 @@ mod wire;
 
 pub use error::{StoreError, StoreResult};
 pub use owner::socket_path;
-pub use records::{Charge, KeyRecord, KeyStatus, TenantRecord, UsageRow};
+pub use records::{Charge, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow};
 pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};
 
 use crate::clock::Timestamp;
-use crate::domain::Env;
 use crate::token::TokenHash;
 
 /// The narrow interface every other module uses to reach tenants, keys and counters.
@@ -95,15 +94,7 @@ pub trait KeyStore: Send + Sync {
     /// (`burst_per_second`, kept by the store so every process shares it); then live calls count
     /// against `limit` per tenant and are refused once it is reached; test calls are recorded for
     /// usage but never refused by the quota. A refused call is not counted.
-    fn charge(
-        &self,
-        tenant: &str,
-        key_id: &str,
-        env: Env,
-        day: u32,
-        limit: Option<u64>,
-        burst_per_second: u32,
-    ) -> StoreResult<Charge>;
+    fn charge(&self, request: &ChargeRequest) -> StoreResult<Charge>;
     /// Live calls a tenant has made on a UTC day.
     fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64>;
     /// Usage rows, per key per day, for one tenant or all.

@@ -216,18 +216,9 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
             })
         }
         Request::TouchKey { id, at } => answer(store.touch_key(&id, at), |()| Response::Unit),
-        Request::Charge {
-            id,
-            tenant,
-            key_id,
-            env,
-            day,
-            limit,
-            burst,
-        } => answer(
-            store.charge_as(Some(id), &tenant, &key_id, env, day, limit, burst),
-            |charge| Response::Charge { charge },
-        ),
+        Request::Charge { id, request } => answer(store.charge_as(Some(id), &request), |charge| {
+            Response::Charge { charge }
+        }),
         Request::QuotaUsed { tenant, day } => answer(store.quota_used(&tenant, day), |count| {
             Response::Count { count }
         }),

@@ -136,6 +136,32 @@ pub struct UsageRow {
     pub calls: u64,
 }
 
+/// One tool call to charge: whose it is, on which UTC day, and under which limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRequest {
+    /// The tenant whose daily quota counts the call.
+    pub tenant: String,
+    /// The key that made the call (its burst limit and usage row).
+    pub key_id: String,
+    /// Live calls count against the quota; test calls are free.
+    pub env: Env,
+    /// The UTC day, as days since the Unix epoch.
+    pub day: u32,
+    /// The tenant's daily limit of live calls (`None`: unlimited).
+    pub limit: Option<u64>,
+    /// The key's burst limit in calls per second.
+    pub burst_per_second: u32,
+}
+
+/// What the store remembers of a counted live call sent with an id: enough to answer the same
+/// call again without counting it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ChargeRecord {
+    pub tenant: String,
+    pub key_id: String,
+    pub charge: Charge,
+}
+
 /// The outcome of charging one request against the daily quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Charge {

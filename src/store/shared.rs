@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 use super::KeyStore;
 use super::error::{StoreError, StoreResult};
 use super::owner::{Owner, handle, socket_path};
-use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
+use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
 use super::remote::RemoteStore;
 use super::sled_store::SledStore;
 use super::touches::Touches;
 use super::wire::{Request, Response};
 use crate::clock::Timestamp;
-use crate::domain::Env;
 use crate::token::TokenHash;
 
 /// How long to look for an owner (or become one) before giving up.
@@ -250,23 +249,11 @@ impl KeyStore for SharedStore {
         expect!(self.call(Request::TouchKey { id: id.to_owned(), at }), Response::Unit => ())
     }
 
-    fn charge(
-        &self,
-        tenant: &str,
-        key_id: &str,
-        env: Env,
-        day: u32,
-        limit: Option<u64>,
-        burst_per_second: u32,
-    ) -> StoreResult<Charge> {
+    fn charge(&self, request: &ChargeRequest) -> StoreResult<Charge> {
+        // The id stays the same if the request is sent again to a new owner.
         expect!(self.call(Request::Charge {
             id: rand::random(),
-            tenant: tenant.to_owned(),
-            key_id: key_id.to_owned(),
-            env,
-            day,
-            limit,
-            burst: burst_per_second,
+            request: request.clone(),
         }), Response::Charge { charge } => charge)
     }
 

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use super::records::{Charge, KeyRecord, TenantRecord, UsageRow};
+use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
 use crate::clock::Timestamp;
-use crate::domain::{Env, Plan};
+use crate::domain::Plan;
 
 /// One call of the store interface.
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,12 +59,7 @@ pub enum Request {
         /// Chosen by the sender, the same on every attempt: a retried live call is counted once.
         #[serde(with = "hex_id")]
         id: u128,
-        tenant: String,
-        key_id: String,
-        env: Env,
-        day: u32,
-        limit: Option<u64>,
-        burst: u32,
+        request: ChargeRequest,
     },
     QuotaUsed {
         tenant: String,
@@ -191,18 +186,21 @@ mod hex_id {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Env;
 
     #[test]
     fn a_charge_keeps_its_whole_id_across_the_socket() {
         for id in [0, 1, u128::MAX, 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef] {
             let line = serde_json::to_string(&Request::Charge {
                 id,
-                tenant: "acme".into(),
-                key_id: "key_1".into(),
-                env: Env::Live,
-                day: 20_000,
-                limit: Some(100),
-                burst: 20,
+                request: ChargeRequest {
+                    tenant: "acme".into(),
+                    key_id: "key_1".into(),
+                    env: Env::Live,
+                    day: 20_000,
+                    limit: Some(100),
+                    burst_per_second: 20,
+                },
             })
             .unwrap();
             match serde_json::from_str::<Request>(&line).unwrap() {
@@ -210,7 +208,7 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        let bad = r#"{"op":"charge","id":"not hex","tenant":"a","key_id":"k","env":"live","day":1,"limit":null,"burst":1}"#;
+        let bad = r#"{"op":"charge","id":"not hex","request":{"tenant":"a","key_id":"k","env":"live","day":1,"limit":null,"burst_per_second":1}}"#;
         assert!(serde_json::from_str::<Request>(bad).is_err());
     }
 }
