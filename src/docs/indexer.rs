@@ -178,7 +178,7 @@ fn process(
         }
         let text = parsed.section_text(i);
         doc.add_text(fields.body, text);
-        doc.add_u64(fields.content_id, schema::content_id(text));
+        doc.add_u64(fields.content_id, schema::content_id(text, id));
         doc.add_text(fields.path_text, &path_words);
         doc.add_u64(fields.section, i as u64);
         writer.add_document(doc)?;

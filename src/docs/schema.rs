@@ -103,10 +103,26 @@ pub fn doc_id(repo: &str, path: &str) -> u64 {
     hash64(doc_key(repo, path).as_bytes())
 }
 
+/// Fewest words under a section's heading for its text to be folded with copies elsewhere:
+/// a bare heading such as `## Examples` is the same in unrelated documents.
+pub const MIN_FOLD_WORDS: usize = 8;
+
 /// The 64-bit id of a section's text: the same words in the same order give the same id,
-/// whatever the case and the whitespace between them.
-pub fn content_id(text: &str) -> u64 {
+/// whatever the case and the whitespace between them. A section with fewer than
+/// [`MIN_FOLD_WORDS`] words under its heading gets an id of its own document (`doc_id`).
+pub fn content_id(text: &str, doc_id: u64) -> u64 {
     let mut hasher = blake3::Hasher::new();
+    let below_heading = match text.trim_start().strip_prefix('#') {
+        Some(heading) => heading.split_once('\n').map_or("", |(_, rest)| rest),
+        None => text,
+    };
+    if below_heading
+        .split_whitespace()
+        .nth(MIN_FOLD_WORDS - 1)
+        .is_none()
+    {
+        hasher.update(&doc_id.to_le_bytes());
+    }
     for word in text.split_whitespace() {
         hasher.update(word.to_lowercase().as_bytes());
         hasher.update(b" ");

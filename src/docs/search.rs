@@ -184,12 +184,33 @@ fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<
         let mut per_doc: HashMap<u64, usize> = HashMap::new();
         let mut by_text: HashMap<u64, Slot> = HashMap::new();
         let mut picked: Vec<Pick> = Vec::new();
-        let mut overflow: Vec<Pick> = Vec::new();
+        // Sections over their document's cap wait here; `None` once promoted.
+        let mut overflow: Vec<Option<Pick>> = Vec::new();
         for (score, addr) in top {
             let (doc, text) = ids.of(addr)?;
-            match by_text.get(&text) {
-                Some(Slot::Picked(i)) => picked[*i].fold(addr),
-                Some(Slot::Overflow(i)) => overflow[*i].fold(addr),
+            let doc_has_room = per_doc.get(&doc).is_none_or(|&n| n < MAX_PER_DOC);
+            match by_text.get(&text).copied() {
+                Some(Slot::Picked(i)) => picked[i].fold(addr),
+                // A copy in a document with room takes the place of a text that waited only
+                // because its own document was full.
+                Some(Slot::Overflow(i)) if doc_has_room && picked.len() < limit => {
+                    if let Some(waiting) = overflow[i].take() {
+                        let mut pick = Pick::new(score, addr);
+                        pick.fold(waiting.addr);
+                        for copy in waiting.copies {
+                            pick.fold(copy);
+                        }
+                        pick.more_copies += waiting.more_copies;
+                        *per_doc.entry(doc).or_insert(0) += 1;
+                        by_text.insert(text, Slot::Picked(picked.len()));
+                        picked.push(pick);
+                    }
+                }
+                Some(Slot::Overflow(i)) => {
+                    if let Some(waiting) = overflow[i].as_mut() {
+                        waiting.fold(addr);
+                    }
+                }
                 // Once `limit` hits are chosen, the rest of the ranking only supplies copies.
                 None if picked.len() == limit => {}
                 None => {
@@ -200,7 +221,7 @@ fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<
                         picked.push(Pick::new(score, addr));
                     } else {
                         by_text.insert(text, Slot::Overflow(overflow.len()));
-                        overflow.push(Pick::new(score, addr));
+                        overflow.push(Some(Pick::new(score, addr)));
                     }
                 }
             }
@@ -209,7 +230,7 @@ fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<
             return Ok(picked);
         }
         if exhausted || want >= 5_000 {
-            picked.extend(overflow);
+            picked.extend(overflow.into_iter().flatten());
             picked.sort_by(|a, b| b.score.total_cmp(&a.score));
             picked.truncate(limit);
             return Ok(picked);
@@ -297,11 +318,20 @@ fn meta_chars(hit: &SearchHit) -> usize {
             .iter()
             .map(|h| h.chars().count())
             .sum::<usize>()
-        + hit
-            .also_in
-            .iter()
-            .map(|c| c.repo.chars().count() + c.path.chars().count() + 4)
-            .sum::<usize>()
+        + also_in_chars(hit)
+}
+
+/// An upper bound on the "Same text also in: a/b (section 3), ... and 4 more" line.
+fn also_in_chars(hit: &SearchHit) -> usize {
+    if hit.also_in.is_empty() {
+        return 0;
+    }
+    let places: usize = hit
+        .also_in
+        .iter()
+        .map(|c| c.repo.chars().count() + c.path.chars().count() + " / (section 99999), ".len())
+        .sum();
+    "   Same text also in: ".len() + places + " and 99999 more\n".len()
 }
 
 /// The part of a long `body` worth tokenising for a snippet: [`SNIPPET_WINDOW`] bytes starting

@@ -244,6 +244,66 @@ fn copies_of_a_section_fold_into_one_hit() {
 }
 
 #[test]
+fn a_copy_in_a_document_with_room_stands_in_for_a_section_over_its_cap() {
+    let src = tempfile::tempdir().unwrap();
+    let tuning = "## Tuning\n\nThe zorb setting is explained here in full detail for operators.\n";
+    // Three sections of one document match; its third (Tuning) is over the per-document cap.
+    write(
+        src.path(),
+        "manual.md",
+        &format!(
+            "---\ntitle: Zorb manual\n---\n## Alpha\n\nzorb zorb zorb alpha.\n\n## Beta\n\nzorb zorb zorb beta.\n\n{tuning}"
+        ),
+    );
+    // The same Tuning text in another document, and a weaker match elsewhere.
+    write(
+        src.path(),
+        "copy.md",
+        &format!("# Copy\n\nIntro.\n\n{tuning}"),
+    );
+    write(
+        src.path(),
+        "weak.md",
+        &format!(
+            "# Weak\n\n{} zorb.\n",
+            "Unrelated words fill this page. ".repeat(20)
+        ),
+    );
+    let (_d, lib) = open_with(src.path());
+    let hits = lib.search("zorb", None, 3).unwrap();
+    let places: Vec<(&str, usize)> = hits.iter().map(|h| (h.path.as_str(), h.section)).collect();
+    assert_eq!(hits.len(), 3, "{places:?}");
+    let tuning_hit = hits
+        .iter()
+        .find(|h| h.headings.last().is_some_and(|x| x == "Tuning"))
+        .unwrap_or_else(|| panic!("the Tuning text was dropped: {places:?}"));
+    assert_eq!(tuning_hit.path, "copy.md");
+    assert_eq!(tuning_hit.also_in.len(), 1);
+    assert_eq!(tuning_hit.also_in[0].path, "manual.md");
+    assert!(hits.iter().all(|h| h.path != "weak.md"), "{places:?}");
+}
+
+#[test]
+fn bare_headings_do_not_fold_across_documents() {
+    let src = tempfile::tempdir().unwrap();
+    for name in ["one", "two"] {
+        write(
+            src.path(),
+            &format!("{name}.md"),
+            &format!("# {name}\n\n## Examples\n\n## Details\n\nThe {name} quux differs.\n"),
+        );
+    }
+    let (_d, lib) = open_with(src.path());
+    let hits = lib.search("examples", None, 5).unwrap();
+    let examples: Vec<&SearchHit> = hits
+        .iter()
+        .filter(|h| h.headings.last().is_some_and(|x| x == "Examples"))
+        .collect();
+    assert_eq!(examples.len(), 2, "{hits:#?}");
+    assert!(examples.iter().all(|h| h.also_in.is_empty()));
+}
+
+#[test]
 fn get_doc_round_trip_and_paging() {
     let src = tempfile::tempdir().unwrap();
     let body = "# Title\n\nintro\n\n## Part A\n\n```rust\n# [attr]\nfn main() {}\n```\n\n## Part B\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
