@@ -147,8 +147,9 @@ pub fn authenticate(
     Ok(principal)
 }
 
-/// The checks of [`authenticate`] without recording a use: `docward key verify` must not make
-/// a key that no client uses any more look in use.
+/// The checks of [`authenticate`] without recording a use, for `docward key verify`: checking a
+/// key must not make a key that no client uses any more look in use. Every request of a client
+/// goes through [`authenticate`] instead.
 pub fn inspect(
     store: &dyn KeyStore,
     presented: &str,

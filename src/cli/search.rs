@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use docward::domain::Env;
-use docward::server::render;
+use docward::server::search_text;
 use docward::store::KeyStore;
 
 use super::output::print_json;
@@ -43,10 +43,7 @@ pub fn run(args: SearchArgs, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
     if args.json {
         print_json(&hits)?;
     } else {
-        print!(
-            "{}",
-            render::search(&args.query, args.repo.as_deref(), &hits)
-        );
+        print!("{}", search_text(&args.query, args.repo.as_deref(), &hits));
     }
     Ok(ExitCode::SUCCESS)
 }

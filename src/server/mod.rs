@@ -5,7 +5,7 @@
 //! [`Admission`] (and so the principal) through the request's extensions and never sees a token.
 
 pub mod http;
-pub mod render;
+mod render;
 mod stdio;
 mod tools;
 
@@ -21,6 +21,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
 
+/// The readable text of a search answer, exactly as the `search` tool returns it.
+pub use render::search as search_text;
 pub use stdio::serve_stdio;
 pub use tools::{GetDocArgs, ListReposArgs, SearchArgs, TOOL_SCOPES, scope_for};
 
