@@ -166,6 +166,7 @@ fn process(
     let key = schema::doc_key(repo, &file.rel);
     let id = schema::doc_id(repo, &file.rel);
     let path_words = path_words(&file.rel);
+    let stem = schema::file_stem(&file.rel);
     for (i, span) in parsed.sections.iter().enumerate() {
         let mut doc = TantivyDocument::default();
         doc.add_text(fields.repo, repo);
@@ -178,7 +179,7 @@ fn process(
         }
         let text = parsed.section_text(i);
         doc.add_text(fields.body, text);
-        doc.add_u64(fields.content_id, schema::content_id(text, id));
+        doc.add_u64(fields.content_id, schema::content_id(text, stem));
         doc.add_text(fields.path_text, &path_words);
         doc.add_u64(fields.section, i as u64);
         writer.add_document(doc)?;

@@ -103,14 +103,15 @@ pub fn doc_id(repo: &str, path: &str) -> u64 {
     hash64(doc_key(repo, path).as_bytes())
 }
 
-/// Fewest words under a section's heading for its text to be folded with copies elsewhere:
+/// Fewest words under a section's heading for its text alone to decide whether it is a copy:
 /// a bare heading such as `## Examples` is the same in unrelated documents.
 pub const MIN_FOLD_WORDS: usize = 8;
 
 /// The 64-bit id of a section's text: the same words in the same order give the same id,
 /// whatever the case and the whitespace between them. A section with fewer than
-/// [`MIN_FOLD_WORDS`] words under its heading gets an id of its own document (`doc_id`).
-pub fn content_id(text: &str, doc_id: u64) -> u64 {
+/// [`MIN_FOLD_WORDS`] words under its heading is only the same as one in a file of the same
+/// name (`file_stem`: the same page in another version or rendering).
+pub fn content_id(text: &str, file_stem: &str) -> u64 {
     let mut hasher = blake3::Hasher::new();
     let below_heading = match text.trim_start().strip_prefix('#') {
         Some(heading) => heading.split_once('\n').map_or("", |(_, rest)| rest),
@@ -121,13 +122,20 @@ pub fn content_id(text: &str, doc_id: u64) -> u64 {
         .nth(MIN_FOLD_WORDS - 1)
         .is_none()
     {
-        hasher.update(&doc_id.to_le_bytes());
+        hasher.update(file_stem.to_lowercase().as_bytes());
+        hasher.update(b"\n");
     }
     for word in text.split_whitespace() {
         hasher.update(word.to_lowercase().as_bytes());
         hasher.update(b" ");
     }
     first_u64(hasher.finalize())
+}
+
+/// A path's file name without its extensions: `doc/man/cargo-build.md` gives `cargo-build`.
+pub fn file_stem(rel: &str) -> &str {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.split('.').next().unwrap_or(name)
 }
 
 fn hash64(bytes: &[u8]) -> u64 {

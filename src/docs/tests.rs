@@ -301,6 +301,18 @@ fn bare_headings_do_not_fold_across_documents() {
         .collect();
     assert_eq!(examples.len(), 2, "{hits:#?}");
     assert!(examples.iter().all(|h| h.also_in.is_empty()));
+    // The same page in two versions (same file name) is a copy, bare headings included.
+    for version in ["v1", "v2"] {
+        write(
+            src.path(),
+            &format!("{version}/three.md"),
+            "# Three\n\n## Samples\n\n## Details\n\nThe three quux.\n",
+        );
+    }
+    lib.sync_repo("docs", &NoProgress).unwrap();
+    let hits = lib.search("samples", None, 5).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert_eq!(hits[0].also_in.len(), 1);
 }
 
 #[test]
