@@ -345,32 +345,20 @@ async fn copies_fold_into_one_hit_and_the_search_command_shows_the_tool_answer()
     session.cancel().await.unwrap();
 
     let usage_before = dir.cmd(&["usage", "--json"]).run().stdout();
-    let shown = dir
-        .cmd(&[
+    let search = |extra: &[&str]| {
+        let mut args = vec![
             "search",
             "heartbeat ping answered",
             "--tenant",
             "acme",
             "--env",
             "live",
-        ])
-        .run()
-        .stdout();
-    assert_eq!(shown.trim_end(), text(&answer).trim_end());
-    let json = dir
-        .cmd(&[
-            "search",
-            "heartbeat ping answered",
-            "--tenant",
-            "acme",
-            "--env",
-            "live",
-            "--json",
-            "--limit",
-            "1",
-        ])
-        .run()
-        .json();
+        ];
+        args.extend(extra);
+        dir.cmd(&args).run()
+    };
+    assert_eq!(search(&[]).stdout().trim_end(), text(&answer).trim_end());
+    let json = search(&["--json", "--limit", "1"]).json();
     assert_eq!(json.as_array().unwrap().len(), 1);
     assert_eq!(dir.cmd(&["usage", "--json"]).run().stdout(), usage_before);
     let refused = dir
