@@ -113,7 +113,7 @@ pub(super) fn search(
             also_in,
             more_copies: pick.more_copies,
         });
-        bodies.push(text(lib.fields.body));
+        bodies.push(doc);
     }
     let meta: usize = hits.iter().map(meta_chars).sum();
     let per_hit = (TEXT_BUDGET.saturating_sub(meta) / hits.len()).min(MAX_SNIPPET);
@@ -128,10 +128,11 @@ pub(super) fn search(
             terms.push(text.to_owned());
         }
     });
-    for (hit, body) in hits.iter_mut().zip(&bodies) {
+    for (hit, doc) in hits.iter_mut().zip(&bodies) {
+        let body = stored_str(doc, lib.fields.body);
         // The heading is in the hit already; the snippet shows the text under it.
         let text = match skip_heading_line(body) {
-            rest if rest.trim().is_empty() => body.as_str(),
+            rest if rest.trim().is_empty() => body,
             rest => rest,
         };
         hit.snippet = snippet(&generator, snippet_window(text, &terms), per_hit);
@@ -340,17 +341,41 @@ fn snippet_window<'a>(body: &'a str, terms: &[String]) -> &'a str {
     if body.len() <= SNIPPET_WINDOW {
         return body;
     }
-    // ASCII lowercasing keeps byte offsets, so positions found in `lower` are valid in `body`.
-    let lower = body.to_ascii_lowercase();
-    let first = terms
-        .iter()
-        .filter(|t| !t.is_empty())
-        .filter_map(|t| lower.find(t.as_str()))
-        .min()
-        .unwrap_or(0);
+    let first = first_match(body, terms).unwrap_or(0);
     let start = char_boundary(body, first.saturating_sub(SNIPPET_WINDOW / 4));
     let end = char_boundary(body, (start + SNIPPET_WINDOW).min(body.len()));
     &body[start..end]
+}
+
+/// Where the first of `terms` (lowercase) appears in `body`, ignoring ASCII case. Reads the
+/// body in chunks so that a long section is not copied whole when the match is near its start.
+fn first_match(body: &str, terms: &[String]) -> Option<usize> {
+    const CHUNK: usize = 2_048;
+    let terms: Vec<&str> = terms
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let overlap = terms.iter().map(|t| t.len()).max()?.saturating_sub(1);
+    let mut from = 0;
+    while from < body.len() {
+        let end = char_boundary(body, (from + CHUNK).min(body.len()));
+        let end = if end <= from { body.len() } else { end };
+        // ASCII lowercasing keeps byte offsets, so a position in `lower` is one in the chunk.
+        let lower = body[from..end].to_ascii_lowercase();
+        if let Some(at) = terms.iter().filter_map(|t| lower.find(t)).min() {
+            return Some(from + at);
+        }
+        if end == body.len() {
+            break;
+        }
+        // Step back by the longest term so that a match across the chunk edge is found.
+        from = char_boundary(body, end - overlap.min(end - from - 1)).max(from + 1);
+        while !body.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    None
 }
 
 /// The largest char boundary of `s` at or before `at`.
@@ -441,5 +466,38 @@ mod window_tests {
         assert_eq!(snippet_window(short, &["x".to_owned()]), short);
         let no_match = snippet_window(&body, &["absent".to_owned()]);
         assert!(body.starts_with(no_match));
+    }
+
+    #[test]
+    fn a_match_across_a_chunk_edge_is_found() {
+        for filler in ["x", "é"] {
+            for at in 2_030..2_060 {
+                let mut body = filler.repeat(at / filler.len());
+                let at = body.len();
+                body.push_str("ZEBRA");
+                body.push_str(&"y".repeat(3_000));
+                assert_eq!(
+                    first_match(&body, &["zebra".to_owned()]),
+                    Some(at),
+                    "{filler} {at}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Reading in chunks finds the same first match as lowercasing the whole body, also
+        /// for matches across a chunk edge and after multi-byte characters.
+        #[test]
+        fn first_match_in_chunks_equals_a_whole_body_search(
+            words in proptest::collection::vec("(é|zebra|Zebra|ZEBRA|gnu|x{1,40}| |\n)", 0..900),
+            terms in proptest::collection::vec("(zebra|gnu|ebr|absent|é)", 1..3),
+        ) {
+            let body: String = words.concat();
+            let whole = body.to_ascii_lowercase();
+            let expected = terms.iter().filter_map(|t| whole.find(t.as_str())).min();
+            proptest::prop_assert_eq!(first_match(&body, &terms), expected);
+        }
     }
 }
