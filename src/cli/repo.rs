@@ -63,6 +63,19 @@ pub enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Build a tenant's index again from its repos' source folders (after an upgrade that
+    /// changed the index format); stop running servers first
+    Rebuild {
+        /// Owning tenant
+        #[arg(long)]
+        tenant: String,
+        /// Environment
+        #[arg(long)]
+        env: Env,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a repo and its index
     Remove {
         /// Repo name
@@ -152,6 +165,32 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
             let report = library.sync_repo(&name, &Bar::new())?;
             finish_report(&report, &tenant, env, json)
         }
+        RepoCommand::Rebuild { tenant, env, json } => {
+            require_tenant(store, &tenant)?;
+            let dir = library_dir(data_dir, &tenant, env);
+            let report = docs::rebuild(&dir, &Bar::new())?;
+            for dropped in &report.dropped {
+                eprintln!(
+                    "warning: dropped repo '{}': its source folder {} is gone; add it again from its new place with `docward repo add`",
+                    dropped.name,
+                    dropped.source.display()
+                );
+            }
+            if json {
+                print_json(&report)?;
+            } else {
+                for r in &report.repos {
+                    println!(
+                        "Rebuilt repo '{}': {} documents, {} sections in {} ms.",
+                        r.repo, r.documents, r.sections, r.elapsed_ms
+                    );
+                }
+                if report.repos.is_empty() && report.dropped.is_empty() {
+                    println!("No repos to rebuild for tenant '{tenant}' ({env}).");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RepoCommand::Remove { name, tenant, env } => {
             require_tenant(store, &tenant)?;
             let info = open_library(data_dir, &tenant, env)?.remove_repo(&name)?;
@@ -175,7 +214,9 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                     if env.is_some_and(|wanted| wanted != e) || !dir.is_dir() {
                         continue;
                     }
-                    for info in Library::open(&dir)?.repos()? {
+                    // From the manifests alone, so that listing works even when the index
+                    // itself needs a rebuild.
+                    for info in docs::repos_in(&dir)? {
                         rows.push(RepoRow {
                             tenant: t.name.clone(),
                             env: e,

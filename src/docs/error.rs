@@ -72,6 +72,17 @@ pub enum DocsError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The index was written with another layout (by another docward version).
+    #[error(
+        "the docs index in `{}` was built by another docward version ({reason}); rebuild it from the repos' source folders with `docward repo rebuild --tenant TENANT --env ENV` (the tenant and env are the last two folders of that path; stop running servers first)",
+        .dir.display()
+    )]
+    IndexFormat {
+        /// The index folder.
+        dir: PathBuf,
+        /// What tantivy reported.
+        reason: String,
+    },
     /// Library data on disk is damaged or of an unknown format.
     #[error("library data is corrupt: {0}; remove the repo and add it again")]
     Corrupt(String),
@@ -97,6 +108,7 @@ impl DocsError {
             DocsError::SectionOutOfRange { .. } => "section_out_of_range",
             DocsError::EmptyQuery => "empty_query",
             DocsError::Locked => "index_locked",
+            DocsError::IndexFormat { .. } => "index_format",
             DocsError::Index(_) | DocsError::Io { .. } | DocsError::Corrupt(_) => "internal",
         }
     }

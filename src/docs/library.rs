@@ -114,14 +114,7 @@ impl Library {
 
     /// Repos of this library, sorted by name, read from disk on each call.
     pub fn repos(&self) -> Result<Vec<RepoInfo>> {
-        let mut out = Vec::new();
-        for name in manifest::names(&self.dir)? {
-            // A repo removed between listing and loading is simply not reported.
-            if let Some(m) = manifest::load(&self.dir, &name)? {
-                out.push(m.info());
-            }
-        }
-        Ok(out)
+        repos_in(&self.dir)
     }
 
     /// BM25 search over sections. limit is clamped to 1..=20 (0 means the default 5).
@@ -205,6 +198,19 @@ impl Library {
     }
 }
 
+/// The repos of the library in `dir`, sorted by name, from their manifests alone (without
+/// opening the index).
+pub fn repos_in(dir: &Path) -> Result<Vec<RepoInfo>> {
+    let mut out = Vec::new();
+    for name in manifest::names(dir)? {
+        // A repo removed between listing and loading is simply not reported.
+        if let Some(m) = manifest::load(dir, &name)? {
+            out.push(m.info());
+        }
+    }
+    Ok(out)
+}
+
 /// Lets background merges finish, then releases the writer lock.
 fn finish_writer(writer: IndexWriter) -> Result<()> {
     writer.wait_merging_threads()?;
@@ -231,10 +237,10 @@ fn open_index(index_dir: &Path, fields: &DocFields) -> Result<Index> {
     };
     match result {
         Ok(index) => Ok(index),
-        Err(TantivyError::SchemaError(msg)) => Err(DocsError::Corrupt(format!(
-            "the index at {} was written by an incompatible docward version ({msg})",
-            index_dir.display()
-        ))),
+        Err(TantivyError::SchemaError(reason)) => Err(DocsError::IndexFormat {
+            dir: index_dir.to_path_buf(),
+            reason,
+        }),
         Err(e) => Err(e.into()),
     }
 }

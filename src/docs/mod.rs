@@ -13,6 +13,7 @@ mod markdown;
 mod names;
 mod parse;
 mod plaintext;
+mod rebuild;
 mod schema;
 mod search;
 mod types;
@@ -21,8 +22,9 @@ mod types;
 mod tests;
 
 pub use error::{DocsError, Result};
-pub use library::Library;
+pub use library::{Library, repos_in};
 pub use names::{default_repo_name, validate_repo_name};
+pub use rebuild::{DroppedRepo, RebuildReport, rebuild};
 pub use types::{
     DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, SectionRef,
     Skipped, SyncReport,

@@ -521,3 +521,56 @@ fn library_is_send_and_sync() {
     check::<Library>();
     check::<DocsError>();
 }
+
+#[test]
+fn an_index_of_another_format_is_refused_with_the_fix_and_rebuilt_from_sources() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let gone = tempfile::tempdir().unwrap();
+    write(
+        gone.path(),
+        "old.md",
+        "# Old\n\nA folder that will be deleted.\n",
+    );
+    let lib_dir = tempfile::tempdir().unwrap();
+    {
+        let lib = Library::open(lib_dir.path()).unwrap();
+        lib.add_repo("docs", src.path(), &NoProgress).unwrap();
+        lib.add_repo("gone", gone.path(), &NoProgress).unwrap();
+    }
+    drop(gone);
+    // An index written with another schema, as an older docward would have left it.
+    let index_dir = lib_dir.path().join("index");
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    std::fs::create_dir_all(&index_dir).unwrap();
+    let mut other = tantivy::schema::Schema::builder();
+    other.add_text_field("body", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(&index_dir, other.build()).unwrap();
+
+    let refused = Library::open(lib_dir.path()).unwrap_err();
+    assert_eq!(refused.code(), "index_format");
+    assert!(
+        refused.to_string().contains("docward repo rebuild"),
+        "{refused}"
+    );
+
+    let report = rebuild(lib_dir.path(), &NoProgress).unwrap();
+    assert_eq!(report.repos.len(), 1);
+    assert_eq!(report.repos[0].repo, "docs");
+    assert_eq!(report.repos[0].added, 3);
+    assert_eq!(report.dropped.len(), 1);
+    assert_eq!(report.dropped[0].name, "gone");
+    let lib = Library::open(lib_dir.path()).unwrap();
+    let names: Vec<String> = lib.repos().unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, vec!["docs"]);
+    assert_eq!(
+        lib.search("configuring", None, 5).unwrap()[0].path,
+        "guide/config.md"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(lib_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

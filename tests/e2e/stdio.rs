@@ -373,6 +373,39 @@ async fn copies_fold_into_one_hit_and_the_search_command_shows_the_tool_answer()
     );
 }
 
+/// After an upgrade that changed the index format, every command that needs the index names
+/// the fix, listing still works, and `repo rebuild` brings search back from the sources.
+#[test]
+fn an_index_of_another_format_names_the_fix_and_repo_rebuild_restores_it() {
+    let dir = setup("test", "free");
+    let index = dir.data_dir().join("docs/acme/test/index");
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::create_dir_all(&index).unwrap();
+    let mut other = tantivy::schema::Schema::builder();
+    other.add_text_field("body", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(&index, other.build()).unwrap();
+
+    let search = ["search", "revocation", "--tenant", "acme", "--env", "test"];
+    let refused = dir.cmd(&search).run_fail();
+    assert!(
+        refused.stderr().contains("docward repo rebuild"),
+        "{}",
+        refused.dump()
+    );
+    let listed = dir.cmd(&["repo", "list", "--json"]).run().json();
+    assert_eq!(listed[0]["name"], "handbook");
+
+    let rebuilt = dir
+        .cmd(&[
+            "repo", "rebuild", "--tenant", "acme", "--env", "test", "--json",
+        ])
+        .run()
+        .json();
+    assert_eq!(rebuilt["repos"][0]["repo"], "handbook");
+    assert!(rebuilt["repos"][0]["documents"].as_u64().unwrap() > 0);
+    assert!(dir.cmd(&search).run().stdout().contains("handbook/"));
+}
+
 #[tokio::test]
 async fn long_documents_come_in_parts_and_bad_requests_get_clear_errors() {
     let dir = TestDir::new();
