@@ -62,6 +62,20 @@ pub fn utc_day(ts: Timestamp) -> u32 {
         .unwrap_or(0)
 }
 
+/// The `YYYYMMDD` day before `day` (calendar-aware: the day before 20261201 is 20261130).
+pub fn day_before(day: u32) -> u32 {
+    let month = time::Month::try_from((day / 100 % 100) as u8);
+    month
+        .ok()
+        .and_then(|m| {
+            time::Date::from_calendar_date((day / 10_000) as i32, m, (day % 100) as u8).ok()
+        })
+        .and_then(|d| d.previous_day())
+        .map_or(day.saturating_sub(1), |d| {
+            d.year() as u32 * 10_000 + u32::from(u8::from(d.month())) * 100 + u32::from(d.day())
+        })
+}
+
 /// The start of the UTC day after `ts`: when a daily quota resets.
 pub fn next_utc_midnight(ts: Timestamp) -> Timestamp {
     ts.div_euclid(86_400) * 86_400 + 86_400
@@ -104,5 +118,9 @@ mod tests {
         assert_eq!(format(next_utc_midnight(ts)), "2026-11-27T00:00:00Z");
         assert_eq!(utc_day(ts + 1), 20261127);
         assert_eq!(format_day(20261127), "2026-11-27");
+        assert_eq!(day_before(20261127), 20261126);
+        assert_eq!(day_before(20261201), 20261130);
+        assert_eq!(day_before(20270101), 20261231);
+        assert_eq!(day_before(20280301), 20280229);
     }
 }

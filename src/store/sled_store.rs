@@ -211,7 +211,7 @@ impl SledStore {
         if day > today.saturating_add(1) || self.charges_pruned.load(Ordering::Relaxed) >= day {
             return Ok(());
         }
-        let keep_from = charge_key(day.saturating_sub(1), 0);
+        let keep_from = charge_key(clock::day_before(day), 0);
         let mut batch = sled::Batch::default();
         for old in self.charges.range(..keep_from).keys() {
             batch.remove(old?);
@@ -632,15 +632,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let day = today();
-        live_charge(&store, 1, day - 2);
-        live_charge(&store, 2, day - 1);
+        let yesterday = clock::day_before(day);
+        let before = clock::day_before(yesterday);
+        live_charge(&store, 1, before);
+        live_charge(&store, 2, yesterday);
         assert_eq!(store.charges.len(), 2);
         live_charge(&store, 3, day);
         assert_eq!(store.charges.len(), 2);
-        assert!(store.charges.get(charge_key(day - 2, 1)).unwrap().is_none());
+        assert!(store.charges.get(charge_key(before, 1)).unwrap().is_none());
         // Yesterday's id still answers with its first outcome.
-        live_charge(&store, 2, day - 1);
-        assert_eq!(store.quota_used("acme", day - 1).unwrap(), 1);
+        live_charge(&store, 2, yesterday);
+        assert_eq!(store.quota_used("acme", yesterday).unwrap(), 1);
         // A day ahead of this machine's clock prunes nothing.
         live_charge(&store, 4, day + 5);
         assert!(store.charges.get(charge_key(day, 3)).unwrap().is_some());

@@ -347,3 +347,41 @@ print('ANSWER' if data else 'NO-ANSWER')"#,
     );
     session.cancel().await.unwrap();
 }
+
+/// A charge sent twice with one id (as a client does when its owner died before answering)
+/// is billed once; a charge with a new id is billed again. Spoken on the real socket of a
+/// running owner, in the protocol's own JSON lines.
+#[tokio::test]
+async fn a_charge_sent_again_with_its_id_is_billed_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = setup("live", "free");
+    let key = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    let session = stdio_session(&dir, "live", Some(key["token"].as_str().unwrap())).await;
+    let socket = docward::store::socket_path(&dir.data_dir());
+    let today = docward::clock::utc_day(docward::clock::now());
+    let charge = |id: &str| {
+        let mut conn = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        let request = json!({
+            "op": "charge",
+            "id": id,
+            "request": {
+                "tenant": "acme", "key_id": key["id"], "env": "live", "day": today,
+                "limit": 100, "burst_per_second": 1000
+            }
+        });
+        writeln!(conn, "{request}").unwrap();
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    let first = charge("0000000000000000000000000000abcd");
+    assert_eq!(first["charge"]["Allowed"]["used"], 1, "{first}");
+    assert_eq!(charge("0000000000000000000000000000abcd"), first);
+    assert_eq!(
+        charge("0000000000000000000000000000abce")["charge"]["Allowed"]["used"],
+        2
+    );
+    let usage = dir.cmd(&["usage", "--json"]).run().json();
+    assert_eq!(usage["today"][0]["live_calls"], 2, "{usage}");
+    session.cancel().await.unwrap();
+}
