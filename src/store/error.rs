@@ -68,6 +68,18 @@ pub enum StoreError {
     /// The process that owns the store could not be reached (and none could take over).
     #[error("{0}")]
     Unavailable(String),
+    /// The store is served by a docward process that speaks another version of the protocol.
+    #[error(
+        "the store in {data_dir} is served by another docward version ({owner}); this is docward {ours}. Stop that process (quit the MCP clients or servers that started it, or restart them after upgrading) and try again"
+    )]
+    OwnerVersion {
+        /// The data dir.
+        data_dir: String,
+        /// What the owner said of itself.
+        owner: String,
+        /// This build's version.
+        ours: String,
+    },
     /// The store's owner reported a failure of its own.
     #[error("the store's owner failed: {0}")]
     Remote(String),
@@ -87,6 +99,7 @@ impl StoreError {
             | StoreError::Db(_)
             | StoreError::Unavailable(_)
             | StoreError::Remote(_) => "internal",
+            StoreError::OwnerVersion { .. } => "store_owner_version",
             StoreError::TenantExists(_) => "tenant_exists",
             StoreError::UnknownTenant { .. } => "unknown_tenant",
             StoreError::UnknownKey(_) => "unknown_key",

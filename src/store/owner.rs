@@ -226,5 +226,10 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
             Response::Usage { rows }
         }),
         Request::Flush => answer(store.flush(), |()| Response::Unit),
+        Request::Hello { .. } => Response::Hello {
+            protocol: super::wire::PROTOCOL,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+        },
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::error::{StoreError, StoreResult};
-use super::wire::{Request, Response};
+use super::wire::{PROTOCOL, Request, Response};
 
 /// How long one request may wait for the owner before the owner is presumed dead.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,9 +57,34 @@ impl Connection {
 }
 
 impl RemoteStore {
-    /// Connects to the owner's socket (one connection now, more on demand).
-    pub fn connect(socket: &Path) -> std::io::Result<RemoteStore> {
-        let first = Connection::open(socket)?;
+    /// Connects to the owner's socket (one connection now, more on demand) and checks that the
+    /// owner speaks this build's protocol. Err(None) when no owner answers on the socket.
+    pub fn connect(socket: &Path, data_dir: &Path) -> Result<RemoteStore, Option<StoreError>> {
+        let mut first = Connection::open(socket).map_err(|_| None)?;
+        let mut hello = serde_json::to_vec(&Request::Hello { protocol: PROTOCOL })
+            .map_err(|e| Some(StoreError::Corrupt(format!("encoding a request: {e}"))))?;
+        hello.push(b'\n');
+        let owner = match first.call(&hello) {
+            Ok(Response::Hello { protocol, .. }) if protocol == PROTOCOL => None,
+            Ok(Response::Hello {
+                protocol,
+                version,
+                pid,
+            }) => Some(format!(
+                "docward {version}, store protocol {protocol}, process {pid}"
+            )),
+            // An owner too old to know the greeting.
+            Err(StoreError::Remote(_)) => Some("an older docward".to_owned()),
+            Ok(_) => Some("an unknown program".to_owned()),
+            Err(_) => return Err(None),
+        };
+        if let Some(owner) = owner {
+            return Err(Some(StoreError::OwnerVersion {
+                data_dir: data_dir.display().to_string(),
+                owner,
+                ours: format!("{}, store protocol {PROTOCOL}", env!("CARGO_PKG_VERSION")),
+            }));
+        }
         Ok(RemoteStore {
             socket: socket.to_path_buf(),
             idle: Mutex::new(vec![first]),

@@ -122,11 +122,12 @@ fn find_role(data_dir: &Path) -> StoreResult<Role> {
                     _serving: serving,
                 });
             }
-            Err(StoreError::Locked(_)) => {
-                if let Ok(remote) = RemoteStore::connect(&socket) {
-                    return Ok(Role::Client(remote));
-                }
-            }
+            Err(StoreError::Locked(_)) => match RemoteStore::connect(&socket, data_dir) {
+                Ok(remote) => return Ok(Role::Client(remote)),
+                Err(Some(refused)) => return Err(refused),
+                // No answer yet: the owner is starting, or a dead one's lock is being released.
+                Err(None) => {}
+            },
             Err(other) => return Err(other),
         }
         if Instant::now() >= deadline {

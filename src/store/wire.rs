@@ -10,10 +10,18 @@ use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
 use crate::clock::Timestamp;
 use crate::domain::Plan;
 
+/// The version of this protocol. A client checks the owner's before its first request, so that
+/// processes of different docward versions on one data dir fail with a clear message.
+pub const PROTOCOL: u32 = 1;
+
 /// One call of the store interface.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// The first request on a connection: which protocol the client speaks.
+    Hello {
+        protocol: u32,
+    },
     CreateTenant {
         tenant: TenantRecord,
     },
@@ -75,6 +83,12 @@ pub enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
+    /// The owner's protocol, docward version and process id.
+    Hello {
+        protocol: u32,
+        version: String,
+        pid: u32,
+    },
     Unit,
     Tenant {
         tenant: Option<TenantRecord>,

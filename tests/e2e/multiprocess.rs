@@ -385,3 +385,49 @@ async fn a_charge_sent_again_with_its_id_is_billed_once() {
     assert_eq!(usage["today"][0]["live_calls"], 2, "{usage}");
     session.cancel().await.unwrap();
 }
+
+/// A process of another docward version owning the store is named, and the command stops at
+/// once with what to do, instead of failing on requests it cannot read.
+#[test]
+fn an_owner_of_another_version_is_named_with_the_fix() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = crate::util::TestDir::new();
+    // Hold the database, as a running owner does, and answer on its socket as a newer one.
+    let _held = docward::store::SledStore::open(&dir.data_dir()).unwrap();
+    let socket = docward::store::socket_path(&dir.data_dir());
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut writer = conn;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let answer = r#"{"result":"hello","protocol":999,"version":"9.9.9","pid":4242}"#;
+                if writeln!(writer, "{answer}").is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let refused = dir.cmd(&["tenant", "list"]).run_fail();
+    assert!(
+        refused
+            .stderr()
+            .contains("another docward version (docward 9.9.9, store protocol 999, process 4242)"),
+        "{}",
+        refused.dump()
+    );
+    assert!(
+        refused.stderr().contains("Stop that process"),
+        "{}",
+        refused.dump()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "no retrying for 5 s"
+    );
+}
