@@ -64,16 +64,20 @@ pub fn utc_day(ts: Timestamp) -> u32 {
 
 /// The `YYYYMMDD` day before `day` (calendar-aware: the day before 20261201 is 20261130).
 pub fn day_before(day: u32) -> u32 {
-    let month = time::Month::try_from((day / 100 % 100) as u8);
-    month
-        .ok()
-        .and_then(|m| {
-            time::Date::from_calendar_date((day / 10_000) as i32, m, (day % 100) as u8).ok()
-        })
-        .and_then(|d| d.previous_day())
-        .map_or(day.saturating_sub(1), |d| {
-            d.year() as u32 * 10_000 + u32::from(u8::from(d.month())) * 100 + u32::from(d.day())
-        })
+    step_day(day, time::Date::previous_day).unwrap_or(day.saturating_sub(1))
+}
+
+/// The `YYYYMMDD` day after `day` (calendar-aware: the day after 20261130 is 20261201).
+pub fn day_after(day: u32) -> u32 {
+    step_day(day, time::Date::next_day).unwrap_or(day.saturating_add(1))
+}
+
+fn step_day(day: u32, step: fn(time::Date) -> Option<time::Date>) -> Option<u32> {
+    let month = time::Month::try_from((day / 100 % 100) as u8).ok()?;
+    let date =
+        time::Date::from_calendar_date((day / 10_000) as i32, month, (day % 100) as u8).ok()?;
+    let d = step(date)?;
+    Some(d.year() as u32 * 10_000 + u32::from(u8::from(d.month())) * 100 + u32::from(d.day()))
 }
 
 /// The start of the UTC day after `ts`: when a daily quota resets.
@@ -122,5 +126,7 @@ mod tests {
         assert_eq!(day_before(20261201), 20261130);
         assert_eq!(day_before(20270101), 20261231);
         assert_eq!(day_before(20280301), 20280229);
+        assert_eq!(day_after(20261130), 20261201);
+        assert_eq!(day_after(20261231), 20270101);
     }
 }

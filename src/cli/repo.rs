@@ -169,11 +169,19 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
             require_tenant(store, &tenant)?;
             let dir = library_dir(data_dir, &tenant, env);
             let report = docs::rebuild(&dir, &Bar::new())?;
-            for dropped in &report.dropped {
+            for repo in &report.repos {
+                for skipped in &repo.skipped {
+                    eprintln!(
+                        "warning: {}: skipped {}: {}",
+                        repo.repo, skipped.path, skipped.reason
+                    );
+                }
+            }
+            for missing in &report.not_rebuilt {
                 eprintln!(
-                    "warning: dropped repo '{}': its source folder {} is gone; add it again from its new place with `docward repo add`",
-                    dropped.name,
-                    dropped.source.display()
+                    "error: repo '{name}' was not rebuilt: its source folder {} is missing. When it is back, run `docward repo sync {name} --tenant {tenant} --env {env}`; or remove the repo with `docward repo remove {name} --tenant {tenant} --env {env}`",
+                    missing.source.display(),
+                    name = missing.name,
                 );
             }
             if json {
@@ -185,11 +193,15 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                         r.repo, r.documents, r.sections, r.elapsed_ms
                     );
                 }
-                if report.repos.is_empty() && report.dropped.is_empty() {
+                if report.repos.is_empty() && report.not_rebuilt.is_empty() {
                     println!("No repos to rebuild for tenant '{tenant}' ({env}).");
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if report.not_rebuilt.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         RepoCommand::Remove { name, tenant, env } => {
             require_tenant(store, &tenant)?;

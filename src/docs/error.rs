@@ -74,7 +74,7 @@ pub enum DocsError {
     },
     /// The index was written with another layout (by another docward version).
     #[error(
-        "the docs index in `{}` was built by another docward version ({reason}); rebuild it from the repos' source folders with `docward repo rebuild --tenant TENANT --env ENV` (the tenant and env are the last two folders of that path; stop running servers first)",
+        "the docs index in `{}` was built by another docward version ({reason}); rebuild it from the repos' source folders with `{command}` (stop servers of the older version first)",
         .dir.display()
     )]
     IndexFormat {
@@ -82,6 +82,8 @@ pub enum DocsError {
         dir: PathBuf,
         /// What tantivy reported.
         reason: String,
+        /// The command that fixes it.
+        command: String,
     },
     /// Library data on disk is damaged or of an unknown format.
     #[error("library data is corrupt: {0}; remove the repo and add it again")]

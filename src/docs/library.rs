@@ -11,6 +11,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError, Term}
 use super::error::{DocsError, Result};
 use super::indexer;
 use super::ingest;
+use super::lock;
 use super::manifest::{self, Manifest};
 use super::names::validate_repo_name;
 use super::schema::{self, DocFields};
@@ -35,6 +36,7 @@ impl Library {
     /// Opens (creating if missing) the library stored in `dir`. Does not take the writer
     /// lock: any number of processes may open the same library to serve searches.
     pub fn open(dir: &Path) -> Result<Library> {
+        super::rebuild::recover(dir)?;
         let index_dir = dir.join("index");
         std::fs::create_dir_all(&index_dir).map_err(|e| DocsError::io(&index_dir, e))?;
         std::fs::create_dir_all(manifest::repos_dir(dir))
@@ -76,6 +78,7 @@ impl Library {
         if manifest::load(&self.dir, name)?.is_some() {
             return Err(DocsError::RepoExists(name.to_string()));
         }
+        let _lock = lock::try_lock(&self.dir)?;
         let writer = indexer::writer(&self.index)?;
         // Re-check under the lock: another process may have added it meanwhile.
         if manifest::load(&self.dir, name)?.is_some() {
@@ -94,6 +97,7 @@ impl Library {
         if !manifest.source.is_dir() {
             return Err(DocsError::SourceMissing(manifest.source));
         }
+        let _lock = lock::try_lock(&self.dir)?;
         let writer = indexer::writer(&self.index)?;
         // Re-read under the lock in case another process synced meanwhile.
         let manifest = self.manifest(name)?;
@@ -103,6 +107,7 @@ impl Library {
     /// Drops a repo and all its documents from the index.
     pub fn remove_repo(&self, name: &str) -> Result<RepoInfo> {
         let manifest = self.manifest(name)?;
+        let _lock = lock::try_lock(&self.dir)?;
         let mut writer = indexer::writer(&self.index)?;
         writer.delete_term(Term::from_field_text(self.fields.repo, name));
         writer.commit()?;
@@ -198,6 +203,26 @@ impl Library {
     }
 }
 
+/// An index of another format, with the command that rebuilds it. Libraries live in
+/// `<data dir>/docs/<tenant>/<env>`, so the index folder's parents name the tenant and env.
+fn index_format(index_dir: &Path, reason: String) -> DocsError {
+    let name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map_or_else(|| "…".to_owned(), |n| n.to_string_lossy().into_owned())
+    };
+    let library = index_dir.parent();
+    let command = format!(
+        "docward repo rebuild --tenant {} --env {}",
+        name(library.and_then(Path::parent)),
+        name(library)
+    );
+    DocsError::IndexFormat {
+        dir: index_dir.to_path_buf(),
+        reason,
+        command,
+    }
+}
+
 /// The repos of the library in `dir`, sorted by name, from their manifests alone (without
 /// opening the index).
 pub fn repos_in(dir: &Path) -> Result<Vec<RepoInfo>> {
@@ -237,10 +262,10 @@ fn open_index(index_dir: &Path, fields: &DocFields) -> Result<Index> {
     };
     match result {
         Ok(index) => Ok(index),
-        Err(TantivyError::SchemaError(reason)) => Err(DocsError::IndexFormat {
-            dir: index_dir.to_path_buf(),
-            reason,
-        }),
+        Err(TantivyError::SchemaError(reason)) => Err(index_format(index_dir, reason)),
+        Err(TantivyError::IncompatibleIndex(why)) => {
+            Err(index_format(index_dir, format!("{why:?}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1,78 +1,120 @@
 //! Rebuilding a library's index from its repos' source folders: after an upgrade changed the
 //! index format, or to recover a damaged index.
 //!
-//! The new index is built beside the old one, in `<dir>/.rebuild`, so a failure or a crash
-//! while indexing leaves the library as it was. Only then are the folders swapped: `index` and
-//! `repos` move to `<dir>/.old` and the new ones take their place, and `.old` is deleted.
+//! Under the library's write lock, the new index and manifests are built in `<dir>/.rebuild`,
+//! which gets a `COMPLETE` mark when done. Then `index` moves to `<dir>/.old`, the new index
+//! takes its place, and the new manifests replace the old ones file by file. A crash at any
+//! point is repaired by [`recover`], which every opening of the library runs first: before the
+//! mark it discards `.rebuild`, after it finishes the swap. Manifests are never moved away, so
+//! the record of which repos exist always survives.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{DocsError, Result};
 use super::library::Library;
-use super::manifest;
+use super::lock;
+use super::manifest::{self, Manifest};
 use super::types::{Progress, SyncReport};
+
+const STAGING: &str = ".rebuild";
+const COMPLETE: &str = "COMPLETE";
+const OLD: &str = ".old";
 
 /// What a rebuild did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RebuildReport {
     /// One report per repo indexed again.
     pub repos: Vec<SyncReport>,
-    /// Repos left out because their source folder is gone.
-    pub dropped: Vec<DroppedRepo>,
+    /// Repos not indexed because their source folder is missing. Their records stay, emptied:
+    /// `docward repo sync` indexes them again once the folder is back.
+    pub not_rebuilt: Vec<MissingSource>,
 }
 
-/// A repo a rebuild left out.
+/// A repo a rebuild could not index.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct DroppedRepo {
+pub struct MissingSource {
     /// The repo name.
     pub name: String,
-    /// The source folder that is gone.
-    pub source: std::path::PathBuf,
+    /// The source folder that is missing.
+    pub source: PathBuf,
 }
 
-/// Rebuilds the index of the library in `dir`. Running servers keep the old index until they
-/// restart; stop them first.
+/// Rebuilds the index of the library in `dir`. Fails with `DocsError::Locked` while another
+/// process adds, syncs, removes or rebuilds in it.
 pub fn rebuild(dir: &Path, progress: &dyn Progress) -> Result<RebuildReport> {
-    let mut manifests = Vec::new();
-    for name in manifest::names(dir)? {
-        if let Some(m) = manifest::load(dir, &name)? {
-            manifests.push(m);
-        }
-    }
-    let staging = dir.join(".rebuild");
+    let _lock = lock::try_lock(dir)?;
+    repair(dir)?;
+    let staging = dir.join(STAGING);
     remove_dir_if_present(&staging)?;
     let mut report = RebuildReport {
         repos: Vec::new(),
-        dropped: Vec::new(),
+        not_rebuilt: Vec::new(),
     };
     {
         let fresh = Library::open(&staging)?;
-        for m in manifests {
-            if !m.source.is_dir() {
-                report.dropped.push(DroppedRepo {
-                    name: m.name,
-                    source: m.source,
-                });
+        for name in manifest::names(dir)? {
+            let Some(old) = manifest::load(dir, &name)? else {
                 continue;
+            };
+            if old.source.is_dir() {
+                report
+                    .repos
+                    .push(fresh.add_repo(&name, &old.source, progress)?);
+            } else {
+                // Keep the repo, with no files, so that a later sync indexes it all again.
+                manifest::save(&staging, &Manifest::new(&name, old.source.clone()))?;
+                report.not_rebuilt.push(MissingSource {
+                    name,
+                    source: old.source,
+                });
             }
-            report
-                .repos
-                .push(fresh.add_repo(&m.name, &m.source, progress)?);
         }
     }
-    let old = dir.join(".old");
-    remove_dir_if_present(&old)?;
-    std::fs::create_dir_all(&old).map_err(|e| DocsError::io(&old, e))?;
-    for part in ["index", "repos"] {
-        let current = dir.join(part);
-        if current.exists() {
-            rename(&current, &old.join(part))?;
-        }
-        rename(&staging.join(part), &current)?;
-    }
-    remove_dir_if_present(&old)?;
-    remove_dir_if_present(&staging)?;
+    write_file(&staging.join(COMPLETE))?;
+    repair(dir)?;
     Ok(report)
+}
+
+/// Finishes or undoes a rebuild that was interrupted. Cheap when there is nothing to do.
+pub fn recover(dir: &Path) -> Result<()> {
+    if !dir.join(STAGING).exists() && !dir.join(OLD).exists() {
+        return Ok(());
+    }
+    let _lock = lock::lock(dir)?;
+    repair(dir)
+}
+
+/// Brings the library to a consistent state; the caller holds the write lock.
+fn repair(dir: &Path) -> Result<()> {
+    let staging = dir.join(STAGING);
+    let old = dir.join(OLD);
+    let index = dir.join("index");
+    if staging.join(COMPLETE).exists() {
+        // The new index is complete: finish the swap.
+        if staging.join("index").exists() {
+            remove_dir_if_present(&old)?;
+            std::fs::create_dir_all(&old).map_err(|e| DocsError::io(&old, e))?;
+            if index.exists() {
+                rename(&index, &old.join("index"))?;
+            }
+            rename(&staging.join("index"), &index)?;
+        }
+        for name in manifest::names(&staging)? {
+            if let Some(m) = manifest::load(&staging, &name)? {
+                manifest::save(dir, &m)?;
+            }
+        }
+    } else if !index.exists() && old.join("index").exists() {
+        // Interrupted before the new index was complete: put the old one back.
+        rename(&old.join("index"), &index)?;
+    }
+    remove_dir_if_present(&staging)?;
+    remove_dir_if_present(&old)
+}
+
+fn write_file(path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| DocsError::io(path, e))?;
+    file.sync_all().map_err(|e| DocsError::io(path, e))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

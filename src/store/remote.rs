@@ -18,6 +18,7 @@ const MAX_IDLE: usize = 16;
 /// A client of the owner of a store.
 pub struct RemoteStore {
     socket: PathBuf,
+    data_dir: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -39,6 +40,32 @@ impl Connection {
         })
     }
 
+    /// Opens a connection and checks that the owner speaks this build's protocol: every
+    /// connection, since the owner may have changed since the last one.
+    fn greeted(socket: &Path, data_dir: &Path) -> Result<Connection, Option<StoreError>> {
+        let mut conn = Connection::open(socket).map_err(|_| None)?;
+        let mut hello = serde_json::to_vec(&Request::Hello { protocol: PROTOCOL })
+            .map_err(|e| Some(StoreError::Corrupt(format!("encoding a request: {e}"))))?;
+        hello.push(b'\n');
+        let owner = match conn.call(&hello) {
+            Ok(Response::Hello { protocol, .. }) if protocol == PROTOCOL => return Ok(conn),
+            Ok(Response::Hello {
+                protocol,
+                version,
+                pid,
+            }) => format!("docward {version}, store protocol {protocol}, process {pid}"),
+            // An owner that does not know the greeting.
+            Err(StoreError::Remote(_)) => "an older docward".to_owned(),
+            Ok(_) | Err(StoreError::Corrupt(_)) => "a program that is not this docward".to_owned(),
+            Err(_) => return Err(None),
+        };
+        Err(Some(StoreError::OwnerVersion {
+            data_dir: data_dir.display().to_string(),
+            owner,
+            ours: format!("{}, store protocol {PROTOCOL}", env!("CARGO_PKG_VERSION")),
+        }))
+    }
+
     fn call(&mut self, bytes: &[u8]) -> StoreResult<Response> {
         self.writer.write_all(bytes).map_err(unavailable)?;
         self.line.clear();
@@ -57,36 +84,13 @@ impl Connection {
 }
 
 impl RemoteStore {
-    /// Connects to the owner's socket (one connection now, more on demand) and checks that the
-    /// owner speaks this build's protocol. Err(None) when no owner answers on the socket.
+    /// Connects to the owner's socket (one connection now, more on demand). Err(None) when no
+    /// owner answers on the socket; Err(Some(..)) when one of another version does.
     pub fn connect(socket: &Path, data_dir: &Path) -> Result<RemoteStore, Option<StoreError>> {
-        let mut first = Connection::open(socket).map_err(|_| None)?;
-        let mut hello = serde_json::to_vec(&Request::Hello { protocol: PROTOCOL })
-            .map_err(|e| Some(StoreError::Corrupt(format!("encoding a request: {e}"))))?;
-        hello.push(b'\n');
-        let owner = match first.call(&hello) {
-            Ok(Response::Hello { protocol, .. }) if protocol == PROTOCOL => None,
-            Ok(Response::Hello {
-                protocol,
-                version,
-                pid,
-            }) => Some(format!(
-                "docward {version}, store protocol {protocol}, process {pid}"
-            )),
-            // An owner too old to know the greeting.
-            Err(StoreError::Remote(_)) => Some("an older docward".to_owned()),
-            Ok(_) => Some("an unknown program".to_owned()),
-            Err(_) => return Err(None),
-        };
-        if let Some(owner) = owner {
-            return Err(Some(StoreError::OwnerVersion {
-                data_dir: data_dir.display().to_string(),
-                owner,
-                ours: format!("{}, store protocol {PROTOCOL}", env!("CARGO_PKG_VERSION")),
-            }));
-        }
+        let first = Connection::greeted(socket, data_dir)?;
         Ok(RemoteStore {
             socket: socket.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
             idle: Mutex::new(vec![first]),
         })
     }
@@ -100,7 +104,11 @@ impl RemoteStore {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(conn) => conn,
-            None => Connection::open(&self.socket).map_err(unavailable)?,
+            None => Connection::greeted(&self.socket, &self.data_dir).map_err(|refused| {
+                refused.unwrap_or_else(|| {
+                    StoreError::Unavailable("lost the store's owner while connecting".into())
+                })
+            })?,
         };
         let outcome = conn.call(&bytes);
         let healthy = !matches!(

@@ -208,7 +208,7 @@ impl SledStore {
     /// machine's clock never prune, so a caller with a wrong day cannot erase today's ids.
     fn prune_charges(&self, day: u32) -> StoreResult<()> {
         let today = clock::utc_day(clock::now());
-        if day > today.saturating_add(1) || self.charges_pruned.load(Ordering::Relaxed) >= day {
+        if day > clock::day_after(today) || self.charges_pruned.load(Ordering::Relaxed) >= day {
             return Ok(());
         }
         let keep_from = charge_key(clock::day_before(day), 0);
