@@ -13,6 +13,7 @@ use super::ingest::{self, SourceFile};
 use super::manifest::FileEntry;
 use super::parse::parse_document;
 use super::schema::{self, DocFields};
+use super::simhash;
 use super::types::{Progress, Skipped};
 
 /// Indexing threads of the writer.
@@ -166,7 +167,7 @@ fn process(
     let key = schema::doc_key(repo, &file.rel);
     let id = schema::doc_id(repo, &file.rel);
     let path_words = path_words(&file.rel);
-    let stem = schema::file_stem(&file.rel);
+    let page = format!("{}\n{}", schema::file_stem(&file.rel), parsed.title);
     for (i, span) in parsed.sections.iter().enumerate() {
         let mut doc = TantivyDocument::default();
         doc.add_text(fields.repo, repo);
@@ -179,7 +180,10 @@ fn process(
         }
         let text = parsed.section_text(i);
         doc.add_text(fields.body, text);
-        doc.add_u64(fields.content_id, schema::content_id(text, stem));
+        doc.add_u64(fields.content_id, schema::content_id(text, &page));
+        doc.add_u64(fields.near_id, simhash::fingerprint(text));
+        let heading = span.headings.last().map_or("", String::as_str);
+        doc.add_u64(fields.heading_id, schema::heading_id(heading));
         doc.add_text(fields.path_text, &path_words);
         doc.add_u64(fields.section, i as u64);
         writer.add_document(doc)?;

@@ -8,6 +8,7 @@ mod getdoc;
 mod indexer;
 mod ingest;
 mod library;
+mod lock;
 mod manifest;
 mod markdown;
 mod names;
@@ -16,6 +17,7 @@ mod plaintext;
 mod rebuild;
 mod schema;
 mod search;
+mod simhash;
 mod types;
 
 #[cfg(test)]
@@ -24,7 +26,7 @@ mod tests;
 pub use error::{DocsError, Result};
 pub use library::{Library, repos_in};
 pub use names::{default_repo_name, validate_repo_name};
-pub use rebuild::{DroppedRepo, RebuildReport, rebuild};
+pub use rebuild::{MissingSource, RebuildReport, rebuild};
 pub use types::{
     DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, SectionRef,
     Skipped, SyncReport,

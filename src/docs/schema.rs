@@ -37,6 +37,12 @@ pub struct DocFields {
     /// 64-bit hash of the section's normalised text (fast field), so that search can fold
     /// sections whose text is the same (copies of a page across versions or renderings).
     pub content_id: Field,
+    /// SimHash of the section's text (fast field; 0 for short sections), to fold sections that
+    /// are nearly the same.
+    pub near_id: Field,
+    /// Hash of the section's own heading (fast field): only sections under the same heading
+    /// can be nearly the same.
+    pub heading_id: Field,
 }
 
 /// Builds the schema.
@@ -58,6 +64,8 @@ pub fn build() -> DocFields {
     let path_text = b.add_text_field("path_text", text);
     let section = b.add_u64_field("section", STORED);
     let content_id = b.add_u64_field("content_id", FAST);
+    let near_id = b.add_u64_field("near_id", FAST);
+    let heading_id = b.add_u64_field("heading_id", FAST);
     DocFields {
         schema: b.build(),
         repo,
@@ -70,6 +78,8 @@ pub fn build() -> DocFields {
         path_text,
         section,
         content_id,
+        near_id,
+        heading_id,
     }
 }
 
@@ -109,9 +119,12 @@ pub const MIN_FOLD_WORDS: usize = 8;
 
 /// The 64-bit id of a section's text: the same words in the same order give the same id,
 /// whatever the case and the whitespace between them. A section with fewer than
-/// [`MIN_FOLD_WORDS`] words under its heading is only the same as one in a file of the same
-/// name (`file_stem`: the same page in another version or rendering).
-pub fn content_id(text: &str, file_stem: &str) -> u64 {
+/// [`MIN_FOLD_WORDS`] words under its heading is only the same as one of the same `page` (its
+/// file's name and its title: the same page in another version or rendering).
+///
+/// Changing what this id means needs a new field name, so that older indexes are refused and
+/// rebuilt rather than mixed.
+pub fn content_id(text: &str, page: &str) -> u64 {
     let mut hasher = blake3::Hasher::new();
     let below_heading = match text.trim_start().strip_prefix('#') {
         Some(heading) => heading.split_once('\n').map_or("", |(_, rest)| rest),
@@ -122,7 +135,7 @@ pub fn content_id(text: &str, file_stem: &str) -> u64 {
         .nth(MIN_FOLD_WORDS - 1)
         .is_none()
     {
-        hasher.update(file_stem.to_lowercase().as_bytes());
+        hasher.update(page.to_lowercase().as_bytes());
         hasher.update(b"\n");
     }
     for word in text.split_whitespace() {
@@ -130,6 +143,11 @@ pub fn content_id(text: &str, file_stem: &str) -> u64 {
         hasher.update(b" ");
     }
     first_u64(hasher.finalize())
+}
+
+/// The id of a section's own heading, ignoring case.
+pub fn heading_id(heading: &str) -> u64 {
+    hash64(heading.trim().to_lowercase().as_bytes())
 }
 
 /// A path's file name without its extensions: `doc/man/cargo-build.md` gives `cargo-build`.

@@ -143,16 +143,25 @@ fn hostile_queries_do_not_error() {
     ));
 }
 
+const FILLER: [&str; 23] = [
+    "amber", "basil", "cedar", "delta", "ember", "fjord", "grove", "haven", "ivory", "jolly",
+    "karma", "lemon", "maple", "noble", "ocean", "pearl", "quill", "raven", "sable", "tulip",
+    "umbra", "vivid", "woven",
+];
+
 #[test]
 fn snippet_budget_and_per_doc_cap() {
     let src = tempfile::tempdir().unwrap();
     for d in 0..15 {
         let mut text = format!("# Document number {d} about widgets\n\n");
         for s in 0..6 {
+            // Different words in every section, so that none is nearly the same as another.
+            let filler: Vec<&str> = (0..60)
+                .map(|i| FILLER[(d * 31 + s * 17 + i * i * 7) % FILLER.len()])
+                .collect();
             text.push_str(&format!(
-                "## Widget section {s}\n\nDocument {d}: {}\n\n",
-                "The widget frobnicates the gadget with great care and widget precision. "
-                    .repeat(12)
+                "## Widget section {s}\n\nThe widget frobnicates the gadget: {}\n\n",
+                filler.join(" ")
             ));
         }
         write(
@@ -558,11 +567,14 @@ fn an_index_of_another_format_is_refused_with_the_fix_and_rebuilt_from_sources()
     assert_eq!(report.repos.len(), 1);
     assert_eq!(report.repos[0].repo, "docs");
     assert_eq!(report.repos[0].added, 3);
-    assert_eq!(report.dropped.len(), 1);
-    assert_eq!(report.dropped[0].name, "gone");
+    assert_eq!(report.not_rebuilt.len(), 1);
+    assert_eq!(report.not_rebuilt[0].name, "gone");
     let lib = Library::open(lib_dir.path()).unwrap();
-    let names: Vec<String> = lib.repos().unwrap().into_iter().map(|r| r.name).collect();
-    assert_eq!(names, vec!["docs"]);
+    // The repo whose folder is missing is kept, empty, for a sync once the folder is back.
+    let repos = lib.repos().unwrap();
+    let names: Vec<&str> = repos.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["docs", "gone"]);
+    assert_eq!(repos[1].documents, 0);
     assert_eq!(
         lib.search("configuring", None, 5).unwrap()[0].path,
         "guide/config.md"
@@ -573,4 +585,106 @@ fn an_index_of_another_format_is_refused_with_the_fix_and_rebuilt_from_sources()
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn an_interrupted_rebuild_is_undone_before_its_mark_and_finished_after_it() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let lib_dir = tempfile::tempdir().unwrap();
+    Library::open(lib_dir.path())
+        .unwrap()
+        .add_repo("docs", src.path(), &NoProgress)
+        .unwrap();
+    let dir = lib_dir.path();
+    // A crash after the old index moved away, before the new one was complete.
+    std::fs::create_dir_all(dir.join(".old")).unwrap();
+    std::fs::rename(dir.join("index"), dir.join(".old/index")).unwrap();
+    std::fs::create_dir_all(dir.join(".rebuild/index")).unwrap();
+    let lib = Library::open(dir).unwrap();
+    assert_eq!(
+        lib.search("configuring", None, 5).unwrap()[0].path,
+        "guide/config.md"
+    );
+    drop(lib);
+    assert!(!dir.join(".old").exists() && !dir.join(".rebuild").exists());
+
+    // A crash after the new index was complete, with the old one moved away.
+    let staging = dir.join(".rebuild");
+    Library::open(&staging)
+        .unwrap()
+        .add_repo("docs", src.path(), &NoProgress)
+        .unwrap();
+    std::fs::write(staging.join("COMPLETE"), "").unwrap();
+    std::fs::create_dir_all(dir.join(".old")).unwrap();
+    std::fs::rename(dir.join("index"), dir.join(".old/index")).unwrap();
+    let lib = Library::open(dir).unwrap();
+    assert_eq!(lib.repos().unwrap().len(), 1);
+    assert_eq!(
+        lib.search("configuring", None, 5).unwrap()[0].path,
+        "guide/config.md"
+    );
+    assert!(!dir.join(".old").exists() && !dir.join(".rebuild").exists());
+}
+
+#[test]
+fn a_rebuild_and_other_writers_exclude_each_other() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let (lib_dir, lib) = open_with(src.path());
+    let held = super::lock::try_lock(lib_dir.path()).unwrap();
+    assert!(matches!(
+        rebuild(lib_dir.path(), &NoProgress),
+        Err(DocsError::Locked)
+    ));
+    assert!(matches!(
+        lib.sync_repo("docs", &NoProgress),
+        Err(DocsError::Locked)
+    ));
+    drop(held);
+    rebuild(lib_dir.path(), &NoProgress).unwrap();
+    lib.sync_repo("docs", &NoProgress).unwrap();
+}
+
+#[test]
+fn nearly_the_same_section_under_the_same_heading_folds_and_templates_do_not() {
+    let src = tempfile::tempdir().unwrap();
+    let body = "When a party wants to cancel an in-progress request, it sends a notification \
+        containing the ID of the request to cancel and an optional reason string that can be \
+        logged or displayed. Receivers should stop processing the request and free resources.";
+    write(
+        src.path(),
+        "v1/cancel.md",
+        &format!("# Cancel\n\n## Flow\n\n{body}\n"),
+    );
+    let edited = body.replace("a party wants", "a client wants");
+    write(
+        src.path(),
+        "v2/cancel.md",
+        &format!("# Cancel\n\n## Flow\n\n{edited}\n"),
+    );
+    // The same text under another heading (a template filled in twice) stays apart.
+    write(
+        src.path(),
+        "other.md",
+        &format!("# Other\n\n## Steps\n\n{edited}\n"),
+    );
+    let (_d, lib) = open_with(src.path());
+    let hits = lib.search("cancel in-progress request", None, 5).unwrap();
+    let places: Vec<(&str, usize)> = hits
+        .iter()
+        .map(|h| (h.path.as_str(), h.also_in.len()))
+        .collect();
+    // The two Flow sections as one hit, the other page, and the copied page's bare title.
+    assert_eq!(hits.len(), 3, "{places:?}");
+    let flow = hits
+        .iter()
+        .find(|h| h.path.ends_with("cancel.md") && h.section == 1)
+        .unwrap();
+    assert_eq!(flow.also_in.len(), 1, "{places:?}");
+    assert!(flow.also_in[0].path.ends_with("cancel.md"));
+    assert!(
+        hits.iter()
+            .any(|h| h.path == "other.md" && h.also_in.is_empty())
+    );
 }

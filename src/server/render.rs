@@ -45,7 +45,11 @@ pub fn search(query: &str, repo: Option<&str>, hits: &[SearchHit]) -> String {
                     n => format!("{}/{} (section {n})", c.repo, c.path),
                 })
                 .collect();
-            let _ = write!(out, "   Same text also in: {}", places.join(", "));
+            let _ = write!(
+                out,
+                "   Also in (same or nearly the same text): {}",
+                places.join(", ")
+            );
             if hit.more_copies > 0 {
                 let _ = write!(out, " and {} more", hit.more_copies);
             }
@@ -154,7 +158,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "Same text also in: spec/v1/ping.md (section 2), mirror/ping.md and 4 more"
+                "Also in (same or nearly the same text): spec/v1/ping.md (section 2), mirror/ping.md and 4 more"
             ),
             "{text}"
         );

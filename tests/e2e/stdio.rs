@@ -341,7 +341,9 @@ async fn copies_fold_into_one_hit_and_the_search_command_shows_the_tool_answer()
     let copy = folded["also_in"][0]["path"].as_str().unwrap();
     assert_ne!(copy, folded["path"].as_str().unwrap());
     assert!(copy.ends_with("/heartbeat.md"), "{folded}");
-    assert!(text(&answer).contains(&format!("Same text also in: spec/{copy}")));
+    assert!(text(&answer).contains(&format!(
+        "Also in (same or nearly the same text): spec/{copy}"
+    )));
     session.cancel().await.unwrap();
 
     let usage_before = dir.cmd(&["usage", "--json"]).run().stdout();
@@ -388,7 +390,9 @@ fn an_index_of_another_format_names_the_fix_and_repo_rebuild_restores_it() {
     let search = ["search", "revocation", "--tenant", "acme", "--env", "test"];
     let refused = dir.cmd(&search).run_fail();
     assert!(
-        refused.stderr().contains("docward repo rebuild"),
+        refused
+            .stderr()
+            .contains("`docward repo rebuild --tenant acme --env test`"),
         "{}",
         refused.dump()
     );
