@@ -24,6 +24,8 @@ pub struct Library {
     pub(super) reader: IndexReader,
     pub(super) fields: DocFields,
     pub(super) parser: QueryParser,
+    /// Fast-field columns of the segments searched so far.
+    pub(super) columns: super::search::ColumnCache,
 }
 
 impl std::fmt::Debug for Library {
@@ -62,6 +64,7 @@ impl Library {
             reader,
             fields,
             parser,
+            columns: Default::default(),
         })
     }
 

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -84,7 +86,7 @@ pub(super) fn search(
         None => parsed,
     };
     let searcher = lib.reader.searcher();
-    let picked = top_sections(&searcher, query.as_ref(), limit)?;
+    let picked = top_sections(&searcher, &lib.columns, query.as_ref(), limit)?;
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -184,12 +186,17 @@ enum Slot {
 
 /// Ranks sections, folding each section whose text already appeared higher into that hit, and
 /// keeping at most [`MAX_PER_DOC`] per document unless too few documents match to fill `limit`.
-fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<Vec<Pick>> {
+fn top_sections(
+    searcher: &Searcher,
+    cache: &ColumnCache,
+    query: &dyn Query,
+    limit: usize,
+) -> Result<Vec<Pick>> {
     let mut want = (limit * 5).max(50);
     loop {
         let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
         let exhausted = top.len() < want;
-        let mut ids = SectionIds::new(searcher);
+        let mut ids = SectionIds::new(searcher, cache);
         let mut per_doc: HashMap<u64, usize> = HashMap::new();
         let mut by_text: HashMap<u64, Slot> = HashMap::new();
         let mut picked: Vec<Pick> = Vec::new();
@@ -259,16 +266,54 @@ fn top_sections(searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<
     }
 }
 
-/// Reads the document id and text id of sections from their segments' fast fields.
+/// The four id columns of a segment: document, exact text, fingerprint, heading.
+type IdColumns = Arc<[Column<u64>; 4]>;
+
+/// Id columns by segment, kept across searches: opening a column costs more than reading it,
+/// and segments never change once written.
+#[derive(Default)]
+pub(super) struct ColumnCache(Mutex<HashMap<SegmentId, IdColumns>>);
+
+impl ColumnCache {
+    fn get(&self, searcher: &Searcher, segment_ord: u32) -> Result<IdColumns> {
+        let reader = searcher.segment_reader(segment_ord);
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(columns) = cache.get(&reader.segment_id()) {
+            return Ok(Arc::clone(columns));
+        }
+        let fast = reader.fast_fields();
+        let columns = Arc::new([
+            fast.u64("doc_id")?,
+            fast.u64("content_id")?,
+            fast.u64("near_id")?,
+            fast.u64("heading_id")?,
+        ]);
+        // Forget segments that merges have replaced.
+        if cache.len() >= 4 * searcher.segment_readers().len().max(8) {
+            let live: Vec<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(|r| r.segment_id())
+                .collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        cache.insert(reader.segment_id(), Arc::clone(&columns));
+        Ok(columns)
+    }
+}
+
+/// Reads the ids of sections from their segments' fast fields.
 struct SectionIds<'a> {
     searcher: &'a Searcher,
-    columns: HashMap<u32, [Column<u64>; 4]>,
+    cache: &'a ColumnCache,
+    columns: HashMap<u32, IdColumns>,
 }
 
 impl<'a> SectionIds<'a> {
-    fn new(searcher: &'a Searcher) -> SectionIds<'a> {
+    fn new(searcher: &'a Searcher, cache: &'a ColumnCache) -> SectionIds<'a> {
         SectionIds {
             searcher,
+            cache,
             columns: HashMap::new(),
         }
     }
@@ -277,15 +322,7 @@ impl<'a> SectionIds<'a> {
     fn of(&mut self, addr: DocAddress) -> Result<SectionKey> {
         let columns = match self.columns.entry(addr.segment_ord) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let fast = self.searcher.segment_reader(addr.segment_ord).fast_fields();
-                e.insert([
-                    fast.u64("doc_id")?,
-                    fast.u64("content_id")?,
-                    fast.u64("near_id")?,
-                    fast.u64("heading_id")?,
-                ])
-            }
+            Entry::Vacant(e) => e.insert(self.cache.get(self.searcher, addr.segment_ord)?),
         };
         let unique = (u64::from(addr.segment_ord) << 32) | u64::from(addr.doc_id);
         let [doc, text, near, heading] = columns
