@@ -54,15 +54,16 @@ pub fn build() -> DocFields {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let stored_text = text.clone().set_stored();
-    let repo = b.add_text_field("repo", STRING | STORED);
-    let path = b.add_text_field("path", STRING | STORED);
+    // Fast as well, so that search can name the copies it folds without reading documents.
+    let repo = b.add_text_field("repo", STRING | STORED | FAST);
+    let path = b.add_text_field("path", STRING | STORED | FAST);
     let doc_key = b.add_text_field("doc_key", STRING);
     let doc_id = b.add_u64_field("doc_id", FAST | INDEXED);
     let title = b.add_text_field("title", stored_text.clone());
     let headings = b.add_text_field("headings", stored_text.clone());
     let body = b.add_text_field("body", stored_text);
     let path_text = b.add_text_field("path_text", text);
-    let section = b.add_u64_field("section", STORED);
+    let section = b.add_u64_field("section", STORED | FAST);
     let content_id = b.add_u64_field("content_id", FAST);
     let near_id = b.add_u64_field("near_id", FAST);
     let heading_id = b.add_u64_field("heading_id", FAST);

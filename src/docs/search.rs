@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
@@ -97,8 +97,7 @@ pub(super) fn search(
         let text = |field| stored_str(&doc, field).to_owned();
         let mut also_in = Vec::with_capacity(pick.copies.len());
         for copy in pick.copies {
-            let copy: TantivyDocument = searcher.doc(copy)?;
-            also_in.push(section_ref(lib, &copy));
+            also_in.push(lib.columns.place(&searcher, copy)?);
         }
         let place = section_ref(lib, &doc);
         hits.push(SearchHit {
@@ -266,28 +265,43 @@ fn top_sections(
     }
 }
 
-/// The four id columns of a segment: document, exact text, fingerprint, heading.
-type IdColumns = Arc<[Column<u64>; 4]>;
+/// The fast-field columns of a segment that ranking reads.
+struct SegmentColumns {
+    /// Document, exact text, fingerprint and heading ids.
+    ids: [Column<u64>; 4],
+    repo: StrColumn,
+    path: StrColumn,
+    section: Column<u64>,
+}
 
-/// Id columns by segment, kept across searches: opening a column costs more than reading it,
+/// Columns by segment, kept across searches: opening a column costs more than reading it,
 /// and segments never change once written.
 #[derive(Default)]
-pub(super) struct ColumnCache(Mutex<HashMap<SegmentId, IdColumns>>);
+pub(super) struct ColumnCache(Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>);
 
 impl ColumnCache {
-    fn get(&self, searcher: &Searcher, segment_ord: u32) -> Result<IdColumns> {
+    fn get(&self, searcher: &Searcher, segment_ord: u32) -> Result<Arc<SegmentColumns>> {
         let reader = searcher.segment_reader(segment_ord);
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(columns) = cache.get(&reader.segment_id()) {
             return Ok(Arc::clone(columns));
         }
         let fast = reader.fast_fields();
-        let columns = Arc::new([
-            fast.u64("doc_id")?,
-            fast.u64("content_id")?,
-            fast.u64("near_id")?,
-            fast.u64("heading_id")?,
-        ]);
+        let text = |name: &str| -> Result<StrColumn> {
+            fast.str(name)?
+                .ok_or_else(|| DocsError::Corrupt(format!("the index has no `{name}` column")))
+        };
+        let columns = Arc::new(SegmentColumns {
+            ids: [
+                fast.u64("doc_id")?,
+                fast.u64("content_id")?,
+                fast.u64("near_id")?,
+                fast.u64("heading_id")?,
+            ],
+            repo: text("repo")?,
+            path: text("path")?,
+            section: fast.u64("section")?,
+        });
         // Forget segments that merges have replaced.
         if cache.len() >= 4 * searcher.segment_readers().len().max(8) {
             let live: Vec<SegmentId> = searcher
@@ -300,13 +314,36 @@ impl ColumnCache {
         cache.insert(reader.segment_id(), Arc::clone(&columns));
         Ok(columns)
     }
+
+    /// Where a section is, from fast fields alone (no stored document is read).
+    fn place(&self, searcher: &Searcher, addr: DocAddress) -> Result<SectionRef> {
+        let columns = self.get(searcher, addr.segment_ord)?;
+        let text = |column: &StrColumn| -> Result<String> {
+            let mut out = String::new();
+            if let Some(ord) = column.term_ords(addr.doc_id).next() {
+                column
+                    .ord_to_str(ord, &mut out)
+                    .map_err(|e| DocsError::Corrupt(format!("reading a column: {e}")))?;
+            }
+            Ok(out)
+        };
+        Ok(SectionRef {
+            repo: text(&columns.repo)?,
+            path: text(&columns.path)?,
+            section: columns
+                .section
+                .first(addr.doc_id)
+                .and_then(|s| usize::try_from(s).ok())
+                .unwrap_or(0),
+        })
+    }
 }
 
 /// Reads the ids of sections from their segments' fast fields.
 struct SectionIds<'a> {
     searcher: &'a Searcher,
     cache: &'a ColumnCache,
-    columns: HashMap<u32, IdColumns>,
+    columns: HashMap<u32, Arc<SegmentColumns>>,
 }
 
 impl<'a> SectionIds<'a> {
@@ -326,6 +363,7 @@ impl<'a> SectionIds<'a> {
         };
         let unique = (u64::from(addr.segment_ord) << 32) | u64::from(addr.doc_id);
         let [doc, text, near, heading] = columns
+            .ids
             .each_ref()
             .map(|c| c.first(addr.doc_id).unwrap_or(unique));
         Ok(SectionKey {
