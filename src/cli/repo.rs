@@ -64,7 +64,7 @@ pub enum RepoCommand {
         json: bool,
     },
     /// Build a tenant's index again from its repos' source folders (after an upgrade that
-    /// changed the index format); stop running servers first
+    /// changed the index format); stop servers of an older version first
     Rebuild {
         /// Owning tenant
         #[arg(long)]
