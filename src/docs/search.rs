@@ -205,15 +205,13 @@ fn top_sections(
             let key = ids.of(addr)?;
             let (doc, text) = (key.doc, key.text);
             let doc_has_room = per_doc.get(&doc).is_none_or(|&n| n < MAX_PER_DOC);
+            // The same text placed before, or else nearly the same as a hit (hits only: there
+            // are at most 20, while sections waiting over their cap can run to thousands).
             let slot = by_text.get(&text).copied().or_else(|| {
-                // Not the same text: perhaps nearly the same as one already placed.
-                let picked_near = picked.iter().position(|p| p.is_near(&key));
-                picked_near.map(Slot::Picked).or_else(|| {
-                    overflow
-                        .iter()
-                        .position(|p| p.as_ref().is_some_and(|p| p.is_near(&key)))
-                        .map(Slot::Overflow)
-                })
+                picked
+                    .iter()
+                    .position(|p| p.is_near(&key))
+                    .map(Slot::Picked)
             });
             match slot {
                 Some(Slot::Picked(i)) => picked[i].fold(addr),
@@ -228,7 +226,9 @@ fn top_sections(
                         }
                         pick.more_copies += waiting.more_copies;
                         *per_doc.entry(doc).or_insert(0) += 1;
+                        // Later copies of either text now fold into the promoted hit.
                         by_text.insert(text, Slot::Picked(picked.len()));
+                        by_text.insert(waiting.ids.text, Slot::Picked(picked.len()));
                         picked.push(pick);
                     }
                 }
