@@ -65,12 +65,7 @@ pub fn snippet(client: Client, exe: &str, data_dir: &Path, env: Env, key: Option
             json!({ "mcpServers": { "docward": stdio } })
         }
         Client::Vscode => json!({
-            "inputs": [{
-                "type": "promptString",
-                "id": "docward-api-key",
-                "description": "docward API key",
-                "password": true
-            }],
+            "inputs": [vscode_key_prompt()],
             "servers": { "docward": {
                 "type": "stdio",
                 "command": exe,
@@ -89,6 +84,16 @@ pub fn snippet(client: Client, exe: &str, data_dir: &Path, env: Env, key: Option
     }
 }
 
+/// VS Code's prompt for the key, so that the key is asked for once and kept out of the file.
+fn vscode_key_prompt() -> Value {
+    json!({
+        "type": "promptString",
+        "id": "docward-api-key",
+        "description": "docward API key",
+        "password": true
+    })
+}
+
 /// Builds the client's snippet for a remote server reached over streamable HTTP with a Bearer
 /// key. Claude Desktop adds remote servers in its settings, not in its JSON file.
 pub fn http_snippet(client: Client, url: &str, env: Env) -> Result<Value> {
@@ -98,12 +103,7 @@ pub fn http_snippet(client: Client, url: &str, env: Env) -> Result<Value> {
             "Claude Desktop adds remote MCP servers under Settings › Connectors, not in its JSON file; use the stdio entry (`docward config claude-desktop`) on the machine that has the docs"
         ),
         Client::Vscode => json!({
-            "inputs": [{
-                "type": "promptString",
-                "id": "docward-api-key",
-                "description": "docward API key",
-                "password": true
-            }],
+            "inputs": [vscode_key_prompt()],
             "servers": { "docward": {
                 "type": "http",
                 "url": url,
