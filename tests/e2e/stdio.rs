@@ -408,6 +408,39 @@ fn an_index_of_another_format_names_the_fix_and_repo_rebuild_restores_it() {
     assert_eq!(rebuilt["repos"][0]["repo"], "handbook");
     assert!(rebuilt["repos"][0]["documents"].as_u64().unwrap() > 0);
     assert!(dir.cmd(&search).run().stdout().contains("handbook/"));
+
+    // A repo whose folder has gone (an unmounted drive) is named, kept, and fails the command;
+    // the other repos are rebuilt all the same.
+    dir.write(
+        "notes/ideas.md",
+        "# Ideas\n\nA page in a folder that will go away.\n",
+    );
+    dir.repo("notes", "acme", "test", "notes");
+    std::fs::remove_dir_all(dir.path().join("notes")).unwrap();
+    let partial = dir
+        .cmd(&["repo", "rebuild", "--tenant", "acme", "--env", "test"])
+        .run_fail();
+    assert!(
+        partial.stderr().contains("repo 'notes' was not rebuilt")
+            && partial
+                .stderr()
+                .contains("docward repo sync notes --tenant acme --env test"),
+        "{}",
+        partial.dump()
+    );
+    assert!(
+        partial.stdout().contains("Rebuilt repo 'handbook'"),
+        "{}",
+        partial.dump()
+    );
+    let listed = dir.cmd(&["repo", "list", "--json"]).run().json();
+    let notes = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "notes");
+    assert_eq!(notes.expect("notes is still listed")["documents"], 0);
+    assert!(dir.cmd(&search).run().stdout().contains("handbook/"));
 }
 
 #[tokio::test]
