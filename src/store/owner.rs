@@ -1,10 +1,11 @@
 //! The owner side: the process that holds the sled database serves it to the others on a Unix
 //! socket (`<data dir>/run/store.sock`, mode 0600 in a 0700 folder), one thread per connection.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -24,8 +25,48 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub struct Owner {
     path: PathBuf,
     stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<UnixStream>>>,
+    connections: Arc<Connections>,
     accept_thread: Option<JoinHandle<()>>,
+}
+
+/// The open connections, each by a serial number, so that a connection's thread can drop its
+/// entry (and the file descriptor it holds) when the client goes away, and a stopping owner
+/// can close the ones still open.
+#[derive(Default)]
+pub(crate) struct Connections {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, UnixStream>>,
+}
+
+impl Connections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, UnixStream>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps a handle on `conn` for shutdown; returns the number that [`Connections::remove`] takes.
+    fn add(&self, conn: &UnixStream) -> Option<u64> {
+        let clone = conn.try_clone().ok()?;
+        let serial = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(serial, clone);
+        Some(serial)
+    }
+
+    fn remove(&self, serial: u64) {
+        self.lock().remove(&serial);
+    }
+
+    /// How many connections are open now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Shuts every open connection down in `how`.
+    fn shutdown_all(&self, how: std::net::Shutdown) {
+        for conn in self.lock().values() {
+            let _ = conn.shutdown(how);
+        }
+    }
 }
 
 impl Owner {
@@ -41,7 +82,7 @@ impl Owner {
         let listener = UnixListener::bind(&path)?;
         restrict(&path, 0o600)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let connections: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let connections: Arc<Connections> = Arc::default();
         let accept_thread = {
             let stop = Arc::clone(&stop);
             let connections = Arc::clone(&connections);
@@ -67,14 +108,7 @@ impl Drop for Owner {
         if let Some(thread) = self.accept_thread.take() {
             let _ = thread.join();
         }
-        for conn in self
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            let _ = conn.shutdown(std::net::Shutdown::Both);
-        }
+        self.connections.shutdown_all(std::net::Shutdown::Both);
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -88,36 +122,45 @@ fn accept_loop(
     listener: UnixListener,
     store: Arc<SledStore>,
     stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<UnixStream>>>,
+    connections: Arc<Connections>,
 ) {
     let mut workers = Vec::new();
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(conn) = conn else { continue };
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors (EMFILE/ENFILE) or memory: pause instead of spinning,
+                // and keep serving the connections already open.
+                tracing::warn!("the store owner could not accept a connection: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
         if !same_user(&conn) {
             tracing::warn!("refused a store connection from another user");
             continue;
         }
-        if let Ok(clone) = conn.try_clone() {
-            connections
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(clone);
-        }
+        let Some(serial) = connections.add(&conn) else {
+            continue;
+        };
         let store = Arc::clone(&store);
-        if let Ok(worker) = std::thread::Builder::new()
+        let registry = Arc::clone(&connections);
+        let spawned = std::thread::Builder::new()
             .name("docward-store-conn".into())
-            .spawn(move || serve_connection(conn, &store))
-        {
-            workers.push(worker);
+            .spawn(move || {
+                serve_connection(conn, &store);
+                registry.remove(serial);
+            });
+        match spawned {
+            Ok(worker) => workers.push(worker),
+            Err(_) => connections.remove(serial),
         }
         workers.retain(|w| !w.is_finished());
     }
-    for conn in connections.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = conn.shutdown(std::net::Shutdown::Read);
-    }
+    connections.shutdown_all(std::net::Shutdown::Read);
     for worker in workers {
         let _ = worker.join();
     }
@@ -231,5 +274,52 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    }
+
+    #[test]
+    fn closed_connections_give_back_their_file_descriptors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let owner = Owner::start(store, dir.path()).unwrap();
+        let socket = socket_path(dir.path());
+        let hello = |conn: &mut UnixStream| {
+            conn.write_all(b"{\"op\":\"hello\",\"protocol\":1}\n")
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(conn.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert!(line.contains("hello"), "{line}");
+        };
+        // Warm up (thread stacks, sled files), then count.
+        let mut first = UnixStream::connect(&socket).unwrap();
+        hello(&mut first);
+        drop(first);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let before = open_fds();
+        for _ in 0..300 {
+            let mut conn = UnixStream::connect(&socket).unwrap();
+            hello(&mut conn);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while owner.connections.len() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(owner.connections.len(), 0, "connections still held");
+        let after = open_fds();
+        assert!(
+            after <= before + 2,
+            "300 closed connections left {} more file descriptors open",
+            after.saturating_sub(before)
+        );
     }
 }
