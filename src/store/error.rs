@@ -68,6 +68,9 @@ pub enum StoreError {
     /// The process that owns the store could not be reached (and none could take over).
     #[error("{0}")]
     Unavailable(String),
+    /// The owner's process is stopped or hung: it holds the store but does not answer.
+    #[error("{0}")]
+    OwnerUnresponsive(String),
     /// The store is served by a docward process that speaks another version of the protocol.
     #[error(
         "the store in {data_dir} is served by another docward version ({owner}); this is docward {ours}. Stop that process (quit the MCP clients or servers that started it, or restart them after upgrading) and try again"
@@ -100,6 +103,7 @@ impl StoreError {
             | StoreError::Unavailable(_)
             | StoreError::Remote(_) => "internal",
             StoreError::OwnerVersion { .. } => "store_owner_version",
+            StoreError::OwnerUnresponsive(_) => "store_owner_unresponsive",
             StoreError::TenantExists(_) => "tenant_exists",
             StoreError::UnknownTenant { .. } => "unknown_tenant",
             StoreError::UnknownKey(_) => "unknown_key",

@@ -23,6 +23,7 @@
 mod burst;
 mod durability;
 mod error;
+mod liveness;
 mod owner;
 mod records;
 mod remote;

@@ -24,6 +24,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 /// A running owner: the socket listener and its connections. Dropping it stops serving.
 pub struct Owner {
     path: PathBuf,
+    data_dir: PathBuf,
     stop: Arc<AtomicBool>,
     connections: Arc<Connections>,
     accept_thread: Option<JoinHandle<()>>,
@@ -81,6 +82,11 @@ impl Owner {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
         restrict(&path, 0o600)?;
+        // Clients read it to tell a stopped owner from a slow one.
+        let _ = std::fs::write(
+            super::liveness::pid_path(data_dir),
+            format!("{}\n", std::process::id()),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let connections: Arc<Connections> = Arc::default();
         let accept_thread = {
@@ -93,6 +99,7 @@ impl Owner {
         tracing::debug!(socket = %path.display(), "serving the store to other processes");
         Ok(Owner {
             path,
+            data_dir: data_dir.to_path_buf(),
             stop,
             connections,
             accept_thread: Some(accept_thread),
@@ -110,6 +117,9 @@ impl Drop for Owner {
         }
         self.connections.shutdown_all(std::net::Shutdown::Both);
         let _ = std::fs::remove_file(&self.path);
+        if super::liveness::owner_pid(&self.data_dir) == Some(std::process::id()) {
+            let _ = std::fs::remove_file(super::liveness::pid_path(&self.data_dir));
+        }
     }
 }
 

@@ -5,13 +5,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::{StoreError, StoreResult};
+use super::liveness::{self, ProcessState};
 use super::wire::{PROTOCOL, Request, Response};
 
-/// How long one request may wait for the owner before the owner is presumed dead.
+/// How long one request may wait for a running owner before it is presumed hung.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a waiting request checks that the owner's process is not stopped.
+const LIVENESS_CHECK: Duration = Duration::from_millis(500);
+/// How long the greeting may take: an owner that accepted the connection answers it at once.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(2);
 /// Idle connections kept for reuse; more are opened under load and closed afterwards.
 const MAX_IDLE: usize = 16;
 
@@ -25,30 +30,47 @@ pub struct RemoteStore {
 struct Connection {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
-    line: String,
+    line: Vec<u8>,
+    /// The owner's process, once it has said (0 before the greeting).
+    owner_pid: u32,
+    /// How long a request waits for its answer.
+    patience: Duration,
 }
 
 impl Connection {
     fn open(socket: &Path) -> std::io::Result<Connection> {
         let stream = UnixStream::connect(socket)?;
-        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        stream.set_read_timeout(Some(LIVENESS_CHECK.min(GREETING_TIMEOUT)))?;
         stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
         Ok(Connection {
             reader: BufReader::new(stream.try_clone()?),
             writer: stream,
-            line: String::new(),
+            line: Vec::new(),
+            owner_pid: 0,
+            patience: GREETING_TIMEOUT,
         })
     }
 
     /// Opens a connection and checks that the owner speaks this build's protocol: every
-    /// connection, since the owner may have changed since the last one.
+    /// connection, since the owner may have changed since the last one. An owner whose process
+    /// is stopped, or that accepts the connection but does not greet, is reported at once.
     fn greeted(socket: &Path, data_dir: &Path) -> Result<Connection, Option<StoreError>> {
+        // Connect first: a dead owner's socket refuses, and its stale pid file is not read.
         let mut conn = Connection::open(socket).map_err(|_| None)?;
+        conn.owner_pid = liveness::owner_pid(data_dir).unwrap_or(0);
+        if conn.owner_pid != 0 && liveness::process_state(conn.owner_pid) == ProcessState::Stopped {
+            return Err(Some(stopped_owner(conn.owner_pid, data_dir)));
+        }
         let mut hello = serde_json::to_vec(&Request::Hello { protocol: PROTOCOL })
             .map_err(|e| Some(StoreError::Corrupt(format!("encoding a request: {e}"))))?;
         hello.push(b'\n');
-        let owner = match conn.call(&hello) {
-            Ok(Response::Hello { protocol, .. }) if protocol == PROTOCOL => return Ok(conn),
+        let owner = match conn.call(&hello, data_dir) {
+            Ok(Response::Hello { protocol, pid, .. }) if protocol == PROTOCOL => {
+                conn.owner_pid = pid;
+                conn.patience = REQUEST_TIMEOUT;
+                return Ok(conn);
+            }
+            Err(unresponsive @ StoreError::OwnerUnresponsive(_)) => return Err(Some(unresponsive)),
             Ok(Response::Hello {
                 protocol,
                 version,
@@ -66,21 +88,82 @@ impl Connection {
         }))
     }
 
-    fn call(&mut self, bytes: &[u8]) -> StoreResult<Response> {
-        self.writer.write_all(bytes).map_err(unavailable)?;
+    fn call(&mut self, bytes: &[u8], data_dir: &Path) -> StoreResult<Response> {
+        self.writer.write_all(bytes).map_err(|e| {
+            if is_timeout(&e) {
+                self.unresponsive(data_dir)
+            } else {
+                unavailable(e)
+            }
+        })?;
         self.line.clear();
-        match self.reader.read_line(&mut self.line) {
-            Ok(0) => Err(StoreError::Unavailable(
-                "the store's owner closed the connection".into(),
-            )),
-            Ok(_) => match serde_json::from_str::<Response>(&self.line) {
-                Ok(Response::Error { error }) => Err(error.into()),
-                Ok(response) => Ok(response),
-                Err(e) => Err(StoreError::Corrupt(format!("decoding a response: {e}"))),
-            },
-            Err(e) => Err(unavailable(e)),
+        let started = Instant::now();
+        loop {
+            // Reads wake every LIVENESS_CHECK to look at the owner's process; the bytes of a
+            // line read so far stay in `self.line`.
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    return Err(StoreError::Unavailable(
+                        "the store's owner closed the connection".into(),
+                    ));
+                }
+                Ok(_) if self.line.ends_with(b"\n") => break,
+                Ok(_) => continue,
+                Err(e) if is_timeout(&e) => {
+                    let stopped = self.owner_pid != 0
+                        && liveness::process_state(self.owner_pid) == ProcessState::Stopped;
+                    if stopped || started.elapsed() >= self.patience {
+                        return Err(self.unresponsive(data_dir));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        match serde_json::from_slice::<Response>(&self.line) {
+            Ok(Response::Error { error }) => Err(error.into()),
+            Ok(response) => Ok(response),
+            Err(e) => Err(StoreError::Corrupt(format!("decoding a response: {e}"))),
         }
     }
+
+    /// The error for an owner that did not answer in time: stopped, or hung.
+    fn unresponsive(&self, data_dir: &Path) -> StoreError {
+        let pid = self.owner_pid;
+        if pid != 0 && liveness::process_state(pid) == ProcessState::Stopped {
+            return stopped_owner(pid, data_dir);
+        }
+        let who = if pid == 0 {
+            "the process that owns it".to_owned()
+        } else {
+            format!("docward process {pid}")
+        };
+        let end = if pid == 0 {
+            "end that docward process".to_owned()
+        } else {
+            format!("end it with `kill {pid}`")
+        };
+        StoreError::OwnerUnresponsive(format!(
+            "the store in {} is held by {who}, which has not answered for {} s and may be hung: {end}, and the next docward call takes the store over",
+            data_dir.display(),
+            self.patience.as_secs()
+        ))
+    }
+}
+
+/// The error for an owner whose process is stopped.
+fn stopped_owner(pid: u32, data_dir: &Path) -> StoreError {
+    StoreError::OwnerUnresponsive(format!(
+        "the store in {} is held by docward process {pid}, which is stopped (SIGSTOP, Ctrl-Z or a debugger) and cannot answer: resume it with `kill -CONT {pid}`, or end it with `kill {pid}` and the next docward call takes the store over",
+        data_dir.display()
+    ))
+}
+
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 impl RemoteStore {
@@ -110,10 +193,12 @@ impl RemoteStore {
                 })
             })?,
         };
-        let outcome = conn.call(&bytes);
+        let outcome = conn.call(&bytes, &self.data_dir);
         let healthy = !matches!(
             outcome,
-            Err(StoreError::Unavailable(_)) | Err(StoreError::Corrupt(_))
+            Err(StoreError::Unavailable(_))
+                | Err(StoreError::Corrupt(_))
+                | Err(StoreError::OwnerUnresponsive(_))
         );
         if healthy {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,4 +212,35 @@ impl RemoteStore {
 
 fn unavailable(err: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("lost the store's owner: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn an_owner_that_accepts_but_never_answers_is_reported_as_hung() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("store.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        // Accepts connections and reads nothing: a hung owner.
+        let held = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(4));
+            drop(conn);
+        });
+        let started = Instant::now();
+        let refused = RemoteStore::connect(&socket, dir.path()).err();
+        assert!(started.elapsed() < GREETING_TIMEOUT + Duration::from_secs(1));
+        match refused {
+            Some(Some(StoreError::OwnerUnresponsive(why))) => {
+                assert!(why.contains("may be hung"), "{why}")
+            }
+            Some(Some(other)) => panic!("{other}"),
+            Some(None) => panic!("a silent owner was taken for no owner"),
+            None => panic!("connected to a silent owner"),
+        }
+        held.join().unwrap();
+    }
 }
