@@ -35,7 +35,22 @@ pub enum StoreError {
     Corrupt(String),
     /// The embedded database failed.
     #[error("store I/O error: {0}")]
-    Db(#[from] sled::Error),
+    Db(sled::Error),
+    /// The disk (or the user's quota on it) is full: nothing can be written until space is freed.
+    #[error(
+        "the disk holding docward's store is full ({0}): free some space and try again; a running docward server recovers on its next call, without a restart"
+    )]
+    DiskFull(String),
+    /// The database files cannot be read.
+    #[error(
+        "the store in {path} cannot be read ({why}); restore that folder from a backup, or move it aside (`mv {path} {path}.damaged`) to start an empty store and create tenants and keys again"
+    )]
+    CorruptFiles {
+        /// The database folder.
+        path: PathBuf,
+        /// What sled reported.
+        why: String,
+    },
     /// Creating a tenant whose name is taken.
     #[error("tenant '{0}' already exists")]
     TenantExists(String),
@@ -91,13 +106,49 @@ pub enum StoreError {
     AlreadyRevoked(String),
 }
 
+impl From<sled::Error> for StoreError {
+    fn from(err: sled::Error) -> Self {
+        match &err {
+            sled::Error::Io(io) if is_disk_full(io) => StoreError::DiskFull(
+                if io.kind() == std::io::ErrorKind::QuotaExceeded {
+                    "disk quota exceeded"
+                } else {
+                    "no space left on device"
+                }
+                .to_owned(),
+            ),
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+/// Whether an I/O error says the disk or the user's quota is full.
+pub(crate) fn is_disk_full(err: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    err.kind() == std::io::ErrorKind::StorageFull
+        || err.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(err.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
 impl StoreError {
+    /// Whether the database failed in a way that leaves an open sled instance unusable (sled
+    /// keeps the first I/O error and returns it for every later call): the owner reopens it.
+    pub(crate) fn poisons_the_database(&self) -> bool {
+        matches!(
+            self,
+            StoreError::DiskFull(_) | StoreError::Db(sled::Error::Io(_))
+        )
+    }
+
     /// A stable snake_case code for machines.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::NotADirectory(_) => "data_dir_not_a_directory",
             StoreError::Locked(_) => "store_locked",
             StoreError::NewerSchema { .. } => "store_too_new",
+            StoreError::DiskFull(_) => "disk_full",
+            StoreError::CorruptFiles { .. } => "store_corrupt",
             StoreError::Corrupt(_)
             | StoreError::Db(_)
             | StoreError::Unavailable(_)

@@ -21,6 +21,9 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("run").join("store.sock")
 }
 
+/// What an owner calls when its database failed and must be reopened.
+pub(crate) type FailureHook = Arc<dyn Fn() + Send + Sync>;
+
 /// A running owner: the socket listener and its connections. Dropping it stops serving.
 pub struct Owner {
     path: PathBuf,
@@ -73,7 +76,12 @@ impl Connections {
 impl Owner {
     /// Starts serving `store` on [`socket_path`]. A stale socket left by a dead owner
     /// is replaced: the caller holds the database lock, so no live owner can be using it.
-    pub fn start(store: Arc<SledStore>, data_dir: &Path) -> std::io::Result<Owner> {
+    /// `on_failure` runs when a request fails in a way that needs the database reopened.
+    pub fn start(
+        store: Arc<SledStore>,
+        data_dir: &Path,
+        on_failure: FailureHook,
+    ) -> std::io::Result<Owner> {
         let path = socket_path(data_dir);
         if let Some(run) = path.parent() {
             std::fs::create_dir_all(run)?;
@@ -94,7 +102,7 @@ impl Owner {
             let connections = Arc::clone(&connections);
             std::thread::Builder::new()
                 .name("docward-store-owner".into())
-                .spawn(move || accept_loop(listener, store, stop, connections))?
+                .spawn(move || accept_loop(listener, store, stop, connections, on_failure))?
         };
         tracing::debug!(socket = %path.display(), "serving the store to other processes");
         Ok(Owner {
@@ -133,6 +141,7 @@ fn accept_loop(
     store: Arc<SledStore>,
     stop: Arc<AtomicBool>,
     connections: Arc<Connections>,
+    on_failure: FailureHook,
 ) {
     let mut workers = Vec::new();
     for conn in listener.incoming() {
@@ -158,10 +167,11 @@ fn accept_loop(
         };
         let store = Arc::clone(&store);
         let registry = Arc::clone(&connections);
+        let on_failure = Arc::clone(&on_failure);
         let spawned = std::thread::Builder::new()
             .name("docward-store-conn".into())
             .spawn(move || {
-                serve_connection(conn, &store);
+                serve_connection(conn, &store, on_failure.as_ref());
                 registry.remove(serial);
             });
         match spawned {
@@ -191,7 +201,7 @@ fn same_user(_conn: &UnixStream) -> bool {
     true
 }
 
-fn serve_connection(conn: UnixStream, store: &SledStore) {
+fn serve_connection(conn: UnixStream, store: &SledStore, on_failure: &(dyn Fn() + Send + Sync)) {
     let Ok(write_half) = conn.try_clone() else {
         return;
     };
@@ -205,7 +215,15 @@ fn serve_connection(conn: UnixStream, store: &SledStore) {
             Ok(_) => {}
         }
         let response = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle(store, request),
+            Ok(request) => {
+                let response = handle(store, request);
+                if let Response::Error { error } = &response
+                    && error.poisons_the_database()
+                {
+                    on_failure();
+                }
+                response
+            }
             Err(e) => Response::Error {
                 error: super::wire::WireError::Remote {
                     message: format!("bad request: {e}"),
@@ -279,6 +297,7 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
             Response::Usage { rows }
         }),
         Request::Flush => answer(store.flush(), |()| Response::Unit),
+        Request::Health => answer(store.health(), |()| Response::Unit),
         Request::Hello { .. } => Response::Hello {
             protocol: super::wire::PROTOCOL,
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -299,7 +318,7 @@ mod tests {
     fn closed_connections_give_back_their_file_descriptors() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
-        let owner = Owner::start(store, dir.path()).unwrap();
+        let owner = Owner::start(store, dir.path(), Arc::new(|| {})).unwrap();
         let socket = socket_path(dir.path());
         let hello = |conn: &mut UnixStream| {
             conn.write_all(b"{\"op\":\"hello\",\"protocol\":1}\n")

@@ -4,7 +4,8 @@
 //! of a client finds the database free, becomes the new owner, and retries the request.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::KeyStore;
@@ -21,19 +22,24 @@ use crate::token::TokenHash;
 /// How long to look for an owner (or become one) before giving up.
 const FIND_OWNER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// This process's link to the store: it owns it, or it talks to the owner.
+/// This process's link to the store: it owns it, talks to the owner, or has let go of a
+/// database that failed and finds its role again on the next call.
 enum Role {
     Owner {
-        store: Arc<SledStore>,
+        // Stop serving (joining the connection threads) before the database closes.
         _serving: Owner,
+        store: Arc<SledStore>,
     },
     Client(RemoteStore),
+    Vacant,
 }
 
 /// The store shared by every docward process on a data dir.
 pub struct SharedStore {
     data_dir: PathBuf,
-    role: RwLock<Role>,
+    role: Arc<RwLock<Role>>,
+    /// Closes and reopens a database that failed.
+    reopener: Reopener,
     /// Last `last_used` second sent per key.
     touched: Touches,
 }
@@ -41,10 +47,17 @@ pub struct SharedStore {
 impl SharedStore {
     /// Opens the store in `data_dir`, as its owner if no other process owns it, else as a client.
     pub fn open(data_dir: &Path) -> StoreResult<SharedStore> {
-        let role = find_role(data_dir)?;
+        let role = Arc::new(RwLock::new(Role::Vacant));
+        let reopener = Reopener {
+            role: Arc::downgrade(&role),
+            data_dir: data_dir.to_path_buf(),
+            pending: Arc::default(),
+        };
+        *role.write().unwrap_or_else(|p| p.into_inner()) = find_role(data_dir, &reopener)?;
         Ok(SharedStore {
             data_dir: data_dir.to_path_buf(),
-            role: RwLock::new(role),
+            role,
+            reopener,
             touched: Touches::default(),
         })
     }
@@ -73,9 +86,18 @@ impl SharedStore {
                 let role = self.role.read().unwrap_or_else(|p| p.into_inner());
                 let outcome = match &*role {
                     Role::Owner { store, .. } => {
-                        return (into_result(handle(store.as_ref(), request)), retried);
+                        let response = handle(store.as_ref(), request);
+                        if let Response::Error { error } = &response
+                            && error.poisons_the_database()
+                        {
+                            self.reopener.fire();
+                        }
+                        return (into_result(response), retried);
                     }
                     Role::Client(remote) => remote.call(&request),
+                    Role::Vacant => Err(StoreError::Unavailable(
+                        "the store was closed after a failure".into(),
+                    )),
                 };
                 match outcome {
                     Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
@@ -86,10 +108,73 @@ impl SharedStore {
             }
             retried = true;
             let mut role = self.role.write().unwrap_or_else(|p| p.into_inner());
-            match find_role(&self.data_dir) {
+            match find_role(&self.data_dir, &self.reopener) {
                 Ok(found) => *role = found,
                 Err(e) => return (Err(e), retried),
             }
+        }
+    }
+
+    /// Whether the store can be reached and written now: what `/healthz` reports. The owner
+    /// writes and flushes a small record; a client asks the owner to.
+    pub fn health(&self) -> StoreResult<()> {
+        match self.call(Request::Health)? {
+            Response::Unit => Ok(()),
+            other => Err(StoreError::Corrupt(format!(
+                "unexpected response: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Closes an owned database that failed with an I/O error (a full disk: sled then refuses every
+/// later write, even once space is freed) and opens it again, on a thread of its own, so that
+/// the store recovers without a restart. Other processes lose their connections meanwhile and
+/// find the owner again by themselves.
+#[derive(Clone)]
+pub(crate) struct Reopener {
+    role: Weak<RwLock<Role>>,
+    data_dir: PathBuf,
+    /// Whether a reopen is under way.
+    pending: Arc<AtomicBool>,
+}
+
+impl Reopener {
+    /// Starts a reopen unless one is under way. Called by whichever thread saw the failure.
+    pub(crate) fn fire(&self) {
+        if self.pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::error!("the store's database failed to write; closing and reopening it");
+        let this = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("docward-store-reopen".into())
+            .spawn(move || {
+                this.reopen();
+                this.pending.store(false, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            self.pending.store(false, Ordering::SeqCst);
+        }
+    }
+
+    fn reopen(&self) {
+        let Some(role) = self.role.upgrade() else {
+            return;
+        };
+        let mut role = role.write().unwrap_or_else(|p| p.into_inner());
+        if !matches!(*role, Role::Owner { .. }) {
+            return;
+        }
+        // Dropping the old role stops serving and releases sled's lock before reopening.
+        *role = Role::Vacant;
+        match find_role(&self.data_dir, self) {
+            Ok(found) => {
+                tracing::info!("the store's database was reopened");
+                *role = found;
+            }
+            // The next call tries again (the disk may still be full).
+            Err(e) => tracing::error!("could not reopen the store: {e}"),
         }
     }
 }
@@ -103,7 +188,7 @@ fn into_result(response: Response) -> StoreResult<Response> {
 
 /// Opens the database (becoming its owner) or connects to the process that has it, retrying
 /// while an owner is starting up or a dead owner's lock is being released.
-fn find_role(data_dir: &Path) -> StoreResult<Role> {
+fn find_role(data_dir: &Path, reopener: &Reopener) -> StoreResult<Role> {
     let socket = socket_path(data_dir);
     let deadline = Instant::now() + FIND_OWNER_TIMEOUT;
     let mut pause = Duration::from_millis(5);
@@ -111,12 +196,17 @@ fn find_role(data_dir: &Path) -> StoreResult<Role> {
         match SledStore::open(data_dir) {
             Ok(store) => {
                 let store = Arc::new(store);
-                let serving = Owner::start(Arc::clone(&store), data_dir).map_err(|e| {
-                    StoreError::Unavailable(format!(
-                        "could not serve the store on {}: {e}",
-                        socket.display()
-                    ))
-                })?;
+                let on_failure = {
+                    let reopener = reopener.clone();
+                    Arc::new(move || reopener.fire())
+                };
+                let serving =
+                    Owner::start(Arc::clone(&store), data_dir, on_failure).map_err(|e| {
+                        StoreError::Unavailable(format!(
+                            "could not serve the store on {}: {e}",
+                            socket.display()
+                        ))
+                    })?;
                 return Ok(Role::Owner {
                     store,
                     _serving: serving,

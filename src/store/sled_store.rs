@@ -63,14 +63,14 @@ impl SledStore {
         // hand or restored from a backup may be readable by others).
         std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
         restrict_permissions(&path);
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(path.clone()),
-                other => StoreError::Db(other),
-            })?;
+        let db = match open_db(&path) {
+            // A snapshot that a full disk (or a crash) left half-written makes sled 0.34 refuse
+            // the whole store: it reads the newest `snap.*` file, finished or not.
+            Err(StoreError::CorruptFiles { .. }) if remove_unfinished_snapshots(&path) => {
+                open_db(&path)?
+            }
+            other => other?,
+        };
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             None => {
@@ -112,6 +112,14 @@ impl SledStore {
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes and flushes a small record: fails when the disk is full or the database failed.
+    pub fn health(&self) -> StoreResult<()> {
+        let meta = self.db.open_tree("meta")?;
+        meta.insert("health_checked_at", &clock::now().to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// [`KeyStore::charge`] for a call identified by `id`, chosen by the process that sent it.
@@ -475,6 +483,73 @@ fn day_key(tenant: &str, day: u32) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(&day.to_be_bytes());
     key
+}
+
+/// How much memory sled may use to cache pages. Its default, 1 GiB, let an owner under load
+/// grow without a plateau; the whole store of a busy server is a few megabytes.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Opens the sled database in `path`, naming the failures a person can act on.
+fn open_db(path: &Path) -> StoreResult<sled::Db> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .flush_every_ms(Some(500))
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(path.to_path_buf()),
+            sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
+                StoreError::CorruptFiles {
+                    path: path.to_path_buf(),
+                    why: sled_reason(&e),
+                }
+            }
+            other => StoreError::from(other),
+        })
+}
+
+/// sled's own words for a failure, without its empty backtrace.
+fn sled_reason(err: &sled::Error) -> String {
+    match err {
+        sled::Error::Corruption { at, .. } => match at {
+            Some(at) => format!("corrupted data at {at}"),
+            None => "corrupted data".to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Removes the `snap.*.generating` files of an interrupted snapshot, if no other process holds
+/// the database (its lock on `db` proves that none is writing one now). The finished snapshot
+/// before it and the log still hold every write. Returns whether any file was removed.
+fn remove_unfinished_snapshots(path: &Path) -> bool {
+    let Ok(db_file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+    else {
+        return false;
+    };
+    if db_file.try_lock().is_err() {
+        return false;
+    }
+    let mut removed = false;
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.")
+            && name.ends_with(".generating")
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            tracing::warn!(
+                file = %entry.path().display(),
+                "removed an unfinished store snapshot (left by a full disk or a crash)"
+            );
+            removed = true;
+        }
+    }
+    let _ = db_file.unlock();
+    removed
 }
 
 /// The key of a charge record: the day first, so that old days prune as one range.

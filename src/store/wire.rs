@@ -77,6 +77,8 @@ pub enum Request {
         tenant: Option<String>,
     },
     Flush,
+    /// Whether the owner can write: it writes and flushes a small record.
+    Health,
 }
 
 /// The answer to one request.
@@ -144,9 +146,23 @@ pub enum WireError {
     AlreadyRevoked {
         id: String,
     },
+    DiskFull {
+        reason: String,
+    },
+    /// A failure of the owner's database that needs it reopened (an I/O error).
+    Io {
+        message: String,
+    },
     Remote {
         message: String,
     },
+}
+
+impl WireError {
+    /// Whether the owner's database failed in a way that needs it reopened.
+    pub(crate) fn poisons_the_database(&self) -> bool {
+        matches!(self, WireError::DiskFull { .. } | WireError::Io { .. })
+    }
 }
 
 impl From<StoreError> for WireError {
@@ -160,6 +176,10 @@ impl From<StoreError> for WireError {
                 WireError::KeyCapReached { tenant, plan, cap }
             }
             StoreError::AlreadyRevoked(id) => WireError::AlreadyRevoked { id },
+            StoreError::DiskFull(reason) => WireError::DiskFull { reason },
+            other if other.poisons_the_database() => WireError::Io {
+                message: other.to_string(),
+            },
             other => WireError::Remote {
                 message: other.to_string(),
             },
@@ -178,7 +198,10 @@ impl From<WireError> for StoreError {
                 StoreError::KeyCapReached { tenant, plan, cap }
             }
             WireError::AlreadyRevoked { id } => StoreError::AlreadyRevoked(id),
-            WireError::Remote { message } => StoreError::Remote(message),
+            WireError::DiskFull { reason } => StoreError::DiskFull(reason),
+            WireError::Io { message } | WireError::Remote { message } => {
+                StoreError::Remote(message)
+            }
         }
     }
 }

@@ -206,6 +206,18 @@ impl TestCommand {
         );
         ran
     }
+
+    /// Runs and returns the outcome whatever it is (but a panic of docward fails the test).
+    #[track_caller]
+    pub fn run_unchecked(mut self) -> Ran {
+        let ran = self.execute();
+        assert!(
+            !ran.stderr().contains("panicked"),
+            "docward panicked\n{}",
+            ran.dump()
+        );
+        ran
+    }
 }
 
 impl Drop for TestCommand {
