@@ -58,6 +58,20 @@ pub enum DocsError {
     /// The query was empty or only whitespace.
     #[error("the search query is empty; pass a few words describing what you are looking for")]
     EmptyQuery,
+    /// The query is longer than a question needs (and than a search should cost).
+    #[error(
+        "the search query is too long ({words} words, {chars} characters; at most {max_words} words and {max_chars} characters): search again with the few words that matter most"
+    )]
+    QueryTooLong {
+        /// Words in the query.
+        words: usize,
+        /// Characters in the query.
+        chars: usize,
+        /// The word limit.
+        max_words: usize,
+        /// The character limit.
+        max_chars: usize,
+    },
     /// Another process holds the index writer lock.
     #[error("another process is indexing this library right now; try again when it has finished")]
     Locked,
@@ -109,6 +123,7 @@ impl DocsError {
             DocsError::SourceMissing(_) => "source_missing",
             DocsError::SectionOutOfRange { .. } => "section_out_of_range",
             DocsError::EmptyQuery => "empty_query",
+            DocsError::QueryTooLong { .. } => "query_too_long",
             DocsError::Locked => "index_locked",
             DocsError::IndexFormat { .. } => "index_format",
             DocsError::Index(_) | DocsError::Io { .. } | DocsError::Corrupt(_) => "internal",

@@ -56,6 +56,7 @@ pub(super) fn search(
     if query.trim().is_empty() {
         return Err(DocsError::EmptyQuery);
     }
+    check_query_size(query)?;
     let limit = if limit == 0 {
         DEFAULT_LIMIT
     } else {
@@ -386,6 +387,29 @@ struct SectionKey {
     near: u64,
     /// The id of its heading.
     heading: u64,
+}
+
+/// Longest query, in characters: a question, or a pasted error message, fits well within it.
+pub const MAX_QUERY_CHARS: usize = 2_000;
+/// Most words in a query: each one is a term looked up and scored in every segment, so a query
+/// of 100,000 words cost seconds and hundreds of megabytes.
+pub const MAX_QUERY_WORDS: usize = 64;
+
+/// Refuses queries past [`MAX_QUERY_CHARS`] or [`MAX_QUERY_WORDS`], counting no further than
+/// needed to decide.
+fn check_query_size(query: &str) -> Result<()> {
+    let too_long = query.len() > MAX_QUERY_CHARS * 4
+        || query.chars().nth(MAX_QUERY_CHARS).is_some()
+        || query.split_whitespace().nth(MAX_QUERY_WORDS).is_some();
+    if too_long {
+        return Err(DocsError::QueryTooLong {
+            words: query.split_whitespace().take(1_000_000).count(),
+            chars: query.chars().count(),
+            max_words: MAX_QUERY_WORDS,
+            max_chars: MAX_QUERY_CHARS,
+        });
+    }
+    Ok(())
 }
 
 /// Neutralises query syntax that natural-language and code queries trigger by accident:

@@ -143,6 +143,29 @@ fn hostile_queries_do_not_error() {
     ));
 }
 
+#[test]
+fn oversized_queries_are_refused_with_the_limits() {
+    let src = tempfile::tempdir().unwrap();
+    sample(src.path());
+    let (_d, lib) = open_with(src.path());
+    let words = vec!["tokio"; 120_000].join(" ");
+    match lib.search(&words, None, 5) {
+        Err(e @ DocsError::QueryTooLong { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("120000 words"), "{message}");
+            assert!(message.contains("at most 64 words"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let one_long_word = "x".repeat(super::search::MAX_QUERY_CHARS + 1);
+    assert!(matches!(
+        lib.search(&one_long_word, None, 5),
+        Err(DocsError::QueryTooLong { .. })
+    ));
+    let at_the_limit = vec!["tokio"; super::search::MAX_QUERY_WORDS].join(" ");
+    assert!(lib.search(&at_the_limit, None, 5).is_ok());
+}
+
 const FILLER: [&str; 23] = [
     "amber", "basil", "cedar", "delta", "ember", "fjord", "grove", "haven", "ivory", "jolly",
     "karma", "lemon", "maple", "noble", "ocean", "pearl", "quill", "raven", "sable", "tulip",

@@ -7,6 +7,7 @@
 pub mod http;
 mod render;
 mod stdio;
+pub mod stdio_framing;
 mod tools;
 
 use std::sync::Arc;

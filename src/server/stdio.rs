@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use rmcp::ServiceExt;
 
-use super::{Credential, DocServer, ServerState};
+use super::{Credential, DocServer, ServerState, stdio_framing};
 use crate::clock;
+
+/// Bytes buffered between the framing and rmcp in each direction.
+const PIPE_BYTES: usize = 64 * 1024;
 
 /// A key that expires within this many seconds draws a warning when a session starts.
 const EXPIRY_WARNING_SECS: i64 = 7 * 86_400;
@@ -40,7 +43,23 @@ pub async fn serve_stdio(state: Arc<ServerState>, key: Option<String>) -> anyhow
         ),
     }
     let server = DocServer::new(state, Credential::Fixed(key.map(Arc::from)));
-    let running = server.serve(rmcp::transport::stdio()).await?;
+    // stdin → framing → rmcp → framing → stdout: lines that are not JSON get a parse error.
+    let (to_rmcp, rmcp_input) = tokio::io::duplex(PIPE_BYTES);
+    let (rmcp_output, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
+    let (errors, error_replies) = tokio::sync::mpsc::channel(16);
+    let input = tokio::spawn(stdio_framing::pump_input(
+        tokio::io::stdin(),
+        to_rmcp,
+        errors,
+    ));
+    let output = tokio::spawn(stdio_framing::pump_output(
+        from_rmcp,
+        tokio::io::stdout(),
+        error_replies,
+    ));
+    let running = server.serve((rmcp_input, rmcp_output)).await?;
     running.waiting().await?;
+    input.abort();
+    let _ = output.await;
     Ok(())
 }

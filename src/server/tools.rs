@@ -31,7 +31,8 @@ pub fn scope_for(tool: &str) -> Option<Scope> {
 /// Input of `search`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchArgs {
-    /// What to look for: keywords or a short natural-language question, e.g. "configure release profile" or "how do I cancel a task".
+    /// What to look for: keywords or a short natural-language question, e.g. "configure release profile" or "how do I cancel a task". At most 64 words.
+    #[schemars(length(min = 1, max = 2000))]
     pub query: String,
     /// Only search this repository (a name from list_repos). Omit to search every repository.
     #[serde(default)]
