@@ -193,6 +193,23 @@ pub fn rotate_key(
             )));
         }
     }
+    // A key still in its grace period stays usable: rotating its successor again would let a
+    // chain of rotations keep any number of working keys past the plan's cap.
+    if let Some(predecessor) = store
+        .keys(Some(&old.tenant))?
+        .into_iter()
+        .find(|k| k.rotated_to.as_deref() == Some(&old.id) && k.status(now) == KeyStatus::Active)
+    {
+        return Err(KeyError::Invalid(format!(
+            "key {} replaced key {}, which keeps working until {} (its grace period); rotate again after that, or end the grace period now with `docward key revoke {}`",
+            old.id,
+            predecessor.id,
+            predecessor
+                .expires_at
+                .map_or_else(|| "it expires".to_owned(), clock::format_short),
+            predecessor.id
+        )));
+    }
     let new = create_key_replacing(
         store,
         NewKey {
@@ -277,6 +294,29 @@ mod tests {
         let first = rotate_key(&store, &keys[0].id, 86_400, 200).unwrap();
         let again = rotate_key(&store, &keys[0].id, 86_400, 201).unwrap_err();
         assert!(again.to_string().contains(&first.new.record.id), "{again}");
+    }
+
+    #[test]
+    fn a_successor_cannot_be_rotated_while_its_predecessor_still_works() {
+        let (_dir, store, keys) = free_tenant_with_three_keys();
+        let first = rotate_key(&store, &keys[0].id, 86_400, 200).unwrap();
+        let chained = rotate_key(&store, &first.new.record.id, 86_400, 300).unwrap_err();
+        let message = chained.to_string();
+        assert!(message.contains(&keys[0].id), "{message}");
+        assert!(
+            message.contains(&format!("docward key revoke {}", keys[0].id)),
+            "{message}"
+        );
+        // Once the grace period is over, the successor rotates as any key.
+        rotate_key(&store, &first.new.record.id, 86_400, 200 + 86_400 + 1).unwrap();
+        // Usable keys never pass the free plan's three plus the one in its grace period.
+        let usable = store
+            .keys(Some("acme"))
+            .unwrap()
+            .iter()
+            .filter(|k| k.status(200 + 86_400 + 2) == KeyStatus::Active)
+            .count();
+        assert!(usable <= 4, "{usable} usable keys");
     }
 
     #[test]

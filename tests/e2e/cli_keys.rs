@@ -1529,6 +1529,14 @@ fn rotate_makes_a_matching_key_with_default_grace() {
         "old key should end 24h after the rotation: {old_entry:#}"
     );
 
+    // The successor cannot rotate while its predecessor still works (no chains past the
+    // plan's cap); ending the grace period lets it.
+    let chained = dir
+        .cmd(&["key", "rotate", s(new, "id").to_string().as_str()])
+        .run_fail();
+    assert_error_line(&chained, &[old_id, "docward key revoke"]);
+    dir.cmd(&["key", "revoke", old_id]).run();
+
     // --json prints one object with the new token.
     let json = dir
         .cmd(&["key", "rotate", s(new, "id").to_string().as_str(), "--json"])
