@@ -19,6 +19,7 @@ pub mod gate;
 pub mod keys;
 pub mod libraries;
 pub mod quota;
+pub mod refusal_log;
 pub mod server;
 pub mod store;
 pub mod token;

@@ -190,11 +190,7 @@ impl ServerHandler for DocServer {
                 .collect(),
             // An unusable key still sees the tools, so that a call can tell the user why it fails.
             Err(refusal) => {
-                tracing::warn!(
-                    code = refusal.code.as_str(),
-                    "tools/list with an unusable key: {}",
-                    refusal.message
-                );
+                crate::refusal_log::refused("tools/list", &refusal);
                 all
             }
         };
@@ -224,12 +220,7 @@ impl ServerHandler for DocServer {
         let admission: Admission = match self.admit(scope, &context).await {
             Ok(admission) => admission,
             Err(refusal) => {
-                tracing::warn!(
-                    tool = %request.name,
-                    code = refusal.code.as_str(),
-                    "tool call refused: {}",
-                    refusal.message
-                );
+                crate::refusal_log::refused(&format!("tools/call {}", request.name), &refusal);
                 return Ok(CallToolResponse::Complete(refusal_result(&refusal)));
             }
         };
