@@ -8,4 +8,5 @@ mod faults_store;
 mod http;
 mod multiprocess;
 mod python_sdk;
+mod soak;
 mod stdio;
