@@ -51,6 +51,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_docward");
+
+/// The binary under load: this build's, or `DOCWARD_BENCH_BIN` (another build, to compare old
+/// and new code in one run on the same machine).
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("DOCWARD_BENCH_BIN").map_or_else(|| BIN.into(), Into::into)
+}
 /// Calls per measured run, at most.
 const MAX_CALLS: u64 = 60_000;
 /// Wall time per measured run, at most.
@@ -705,7 +711,7 @@ impl DataDir {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.tmp.path())
