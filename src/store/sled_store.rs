@@ -634,6 +634,16 @@ fn restrict_permissions(dir: &Path) {
 mod tests {
     use super::*;
 
+    fn tenant(name: &str) -> TenantRecord {
+        TenantRecord {
+            name: name.into(),
+            plan: crate::domain::Plan::Free,
+            daily_limit: None,
+            max_keys: None,
+            created_at: 0,
+        }
+    }
+
     /// Today, so that pruning (by this machine's clock) keeps the days used here.
     fn today() -> u32 {
         clock::utc_day(clock::now())
@@ -721,5 +731,40 @@ mod tests {
         // A day ahead of this machine's clock prunes nothing.
         live_charge(&store, 4, day + 5);
         assert!(store.charges.get(charge_key(day, 3)).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_unfinished_snapshot_is_removed_and_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.create_tenant(&tenant("acme")).unwrap();
+        }
+        // What a full disk leaves: an empty snapshot file newer than the finished one.
+        let leftover = dir
+            .path()
+            .join("store")
+            .join("snap.FFFFFFFFFFFFFFF0.generating");
+        std::fs::write(&leftover, b"").unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.tenant("acme").unwrap().is_some());
+        assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn corrupt_files_name_the_folder_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SledStore::open(dir.path()).unwrap());
+        let bad = dir.path().join("store").join("snap.FFFFFFFFFFFFFFF0");
+        std::fs::write(&bad, b"not a snapshot").unwrap();
+        let err = SledStore::open(dir.path())
+            .err()
+            .expect("opened a corrupt store");
+        let message = err.to_string();
+        let folder = dir.path().join("store").display().to_string();
+        assert!(matches!(err, StoreError::CorruptFiles { .. }), "{message}");
+        assert!(message.contains(&folder), "{message}");
+        assert!(message.contains("mv "), "{message}");
+        assert!(!message.contains("backtrace"), "{message}");
     }
 }
