@@ -250,7 +250,7 @@ async fn soak_with_kills_stops_floods_and_slow_clients() {
         if started.elapsed() + Duration::from_secs(3) >= total {
             break;
         }
-        if seed % 2 == 0 {
+        if seed.is_multiple_of(2) {
             kill9(first.pid());
             tally.kills.fetch_add(1, Ordering::SeqCst);
             first = HttpServer::start(&dir, "live", &burst);
