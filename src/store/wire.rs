@@ -77,6 +77,13 @@ pub enum Request {
         tenant: Option<String>,
     },
     Flush,
+    /// Takes back a charged call that never reached its tool (added in protocol 1 without a
+    /// bump: an owner that does not know it answers with an error, and the call stays billed).
+    Refund {
+        #[serde(with = "hex_id")]
+        id: u128,
+        request: ChargeRequest,
+    },
 }
 
 /// The answer to one request.
@@ -116,6 +123,10 @@ pub enum Response {
     },
     Error {
         error: WireError,
+    },
+    /// Whether a refund took a call back.
+    Refunded {
+        refunded: bool,
     },
 }
 
