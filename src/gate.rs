@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::auth::{AuthError, Principal, authenticate};
 use crate::clock::{self, Timestamp};
 use crate::domain::{Env, Scope};
-use crate::quota::{Admitted, Limits, QuotaError};
-use crate::store::KeyStore;
+use crate::quota::{Admitted, ChargeTicket, Limits, QuotaError};
+use crate::store::{KeyStore, StoreResult};
 
 /// Every reason a request can be refused, and how each is reported on each transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -196,6 +196,8 @@ pub struct Admission {
     pub principal: Principal,
     /// Where the caller stands against its daily quota.
     pub admitted: Admitted,
+    /// How to take the call back if it never reaches its tool ([`Gate::refund`]).
+    pub ticket: ChargeTicket,
 }
 
 /// The gate of one server: its store, its environment and its limits.
@@ -272,10 +274,18 @@ impl Gate {
                 )
             });
         }
-        let admitted = self.limits.admit(self.store.as_ref(), &principal, now)?;
+        let (admitted, ticket) = self.limits.admit(self.store.as_ref(), &principal, now)?;
         Ok(Admission {
             principal,
             admitted,
+            ticket,
         })
+    }
+
+    /// Takes back an admitted call that never reached its tool (the transport refused it after
+    /// the gate counted it): it leaves the quota and the usage report. Idempotent for live calls.
+    pub fn refund(&self, admission: &Admission) -> StoreResult<bool> {
+        self.store
+            .refund(admission.ticket.id, &admission.ticket.request)
     }
 }
