@@ -108,14 +108,21 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// Too many open sessions for one key.
-    pub fn too_many_sessions(max: usize) -> Refusal {
+    /// Too many open sessions for one key. `next_free`: how long until the least recently used
+    /// of them idles out (`None` when all are open event streams, which end only when closed).
+    pub fn too_many_sessions(max: usize, next_free: Option<std::time::Duration>) -> Refusal {
+        // A second more than our estimate: rmcp's idle clock starts a moment after ours.
+        let retry_after_secs = next_free.map(|wait| wait.as_secs() + 1);
+        let when = match retry_after_secs {
+            Some(secs) => format!("the least recently used one ends in {secs} s if it stays idle"),
+            None => "they are all open event streams, which end when closed".to_owned(),
+        };
         Refusal {
-            retry_after_secs: Some(60),
+            retry_after_secs,
             ..Refusal::new(
                 Code::RateLimited,
                 format!(
-                    "this API key already holds {max} open sessions: close some (or let them expire) before opening more"
+                    "this API key already holds {max} open sessions: close some (DELETE /mcp with the session id, or close the event stream) before opening more; {when}"
                 ),
             )
         }

@@ -1,43 +1,68 @@
-//! Which key opened which session: a session id works only with the key that opened it. Entries
-//! idle for longer than [`IDLE_TTL`] are forgotten, and a key may hold at most
-//! [`MAX_SESSIONS_PER_KEY`] sessions at once.
+//! Which key opened which session: a session id works only with the key that opened it, and a
+//! key may hold at most [`MAX_SESSIONS_PER_KEY`] sessions at once.
+//!
+//! A binding lives exactly as long as its session: a streamable HTTP session's binding goes
+//! when rmcp no longer has the session (it ended idle sessions, or answered a DELETE with a
+//! 2xx); a legacy SSE session's binding goes when its event stream closes. docward never
+//! forgets a binding on its own clock, since a session without a binding would take requests
+//! from any key.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long a session may stay unused before docward forgets its owner (rmcp ends idle
-/// streamable sessions well before this; legacy SSE sessions are forgotten when they close).
-pub(crate) const IDLE_TTL: Duration = Duration::from_secs(3600);
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+
+/// How long rmcp keeps an idle streamable HTTP session by default (`serve
+/// --session-idle-timeout`); the same value drives the too-many-sessions `Retry-After`.
+pub const DEFAULT_SESSION_IDLE: Duration = SessionConfig::DEFAULT_KEEP_ALIVE;
 /// Open sessions one key may hold.
 pub(crate) const MAX_SESSIONS_PER_KEY: usize = 64;
 
+/// Which transport a session belongs to, which decides when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// `/mcp`: rmcp's session manager holds it until it idles out or is deleted.
+    Streamable,
+    /// `/sse`: it lives while its event stream is open.
+    LegacySse,
+}
+
 struct Owner {
     key_id: String,
+    transport: Transport,
     last_seen: Instant,
 }
 
 /// Session id → owning key, for streamable HTTP and legacy SSE sessions alike.
-#[derive(Default)]
 pub(crate) struct SessionKeys {
     owners: Mutex<HashMap<String, Owner>>,
+    /// How long rmcp keeps an idle streamable session.
+    idle_timeout: Duration,
 }
 
 impl SessionKeys {
+    /// Bindings for sessions that rmcp ends after `idle_timeout` without use.
+    pub(crate) fn new(idle_timeout: Duration) -> SessionKeys {
+        SessionKeys {
+            owners: Mutex::default(),
+            idle_timeout,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
         self.owners.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records that `key_id` opened `session`, forgetting sessions idle for too long.
-    pub(crate) fn bind(&self, session: &str, key_id: &str) {
-        let mut owners = self.lock();
-        let now = Instant::now();
-        owners.retain(|_, o| now.duration_since(o.last_seen) < IDLE_TTL);
-        owners.insert(
+    /// Records that `key_id` opened `session`.
+    pub(crate) fn bind(&self, session: &str, key_id: &str, transport: Transport) {
+        self.lock().insert(
             session.to_owned(),
             Owner {
                 key_id: key_id.to_owned(),
-                last_seen: now,
+                transport,
+                last_seen: Instant::now(),
             },
         );
     }
@@ -58,19 +83,47 @@ impl SessionKeys {
         self.lock().contains_key(session)
     }
 
-    /// Whether `key_id` may open another session.
-    pub(crate) fn may_open(&self, key_id: &str) -> bool {
-        let now = Instant::now();
-        self.lock()
-            .values()
-            .filter(|o| o.key_id == key_id && now.duration_since(o.last_seen) < IDLE_TTL)
-            .count()
-            < MAX_SESSIONS_PER_KEY
-    }
-
     /// Forgets a session that ended.
     pub(crate) fn forget(&self, session: &str) {
         self.lock().remove(session);
+    }
+
+    /// Forgets the streamable sessions (of `key_id`, or of every key) that rmcp no longer has.
+    pub(crate) async fn forget_ended(&self, rmcp: &LocalSessionManager, key_id: Option<&str>) {
+        let streamable: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, o)| {
+                o.transport == Transport::Streamable && key_id.is_none_or(|k| o.key_id == k)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in streamable {
+            // An error of the session manager is not proof that the session ended.
+            if let Ok(false) = rmcp.has_session(&id.as_str().into()).await {
+                self.forget(&id);
+            }
+        }
+    }
+
+    /// Whether `key_id` may open another session; if not, how long until one of its sessions
+    /// idles out (`None` when all of them are open event streams, which end only when closed).
+    /// Call [`SessionKeys::forget_ended`] first, so that only live sessions count.
+    pub(crate) fn may_open(&self, key_id: &str) -> Result<(), Option<Duration>> {
+        let owners = self.lock();
+        let held: Vec<&Owner> = owners.values().filter(|o| o.key_id == key_id).collect();
+        if held.len() < MAX_SESSIONS_PER_KEY {
+            return Ok(());
+        }
+        let now = Instant::now();
+        Err(held
+            .iter()
+            .filter(|o| o.transport == Transport::Streamable)
+            .map(|o| {
+                self.idle_timeout
+                    .saturating_sub(now.duration_since(o.last_seen))
+            })
+            .min())
     }
 }
 
@@ -80,17 +133,39 @@ mod tests {
 
     #[test]
     fn sessions_belong_to_their_key_and_keys_have_a_cap() {
-        let sessions = SessionKeys::default();
-        sessions.bind("s1", "k1");
+        let sessions = SessionKeys::new(Duration::from_secs(300));
+        sessions.bind("s1", "k1", Transport::Streamable);
         assert!(sessions.owned_by("s1", "k1"));
         assert!(!sessions.owned_by("s1", "k2"));
         assert!(!sessions.owned_by("unknown", "k1"));
         for i in 0..MAX_SESSIONS_PER_KEY {
-            sessions.bind(&format!("many{i}"), "k2");
+            sessions.bind(&format!("many{i}"), "k2", Transport::Streamable);
         }
-        assert!(!sessions.may_open("k2"));
-        assert!(sessions.may_open("k1"));
+        let wait = sessions.may_open("k2").unwrap_err().unwrap();
+        assert!(wait <= Duration::from_secs(300) && wait > Duration::from_secs(290));
+        assert!(sessions.may_open("k1").is_ok());
         sessions.forget("s1");
         assert!(!sessions.is_known("s1"));
+    }
+
+    #[test]
+    fn open_event_streams_do_not_idle_out() {
+        let sessions = SessionKeys::new(Duration::from_secs(300));
+        for i in 0..MAX_SESSIONS_PER_KEY {
+            sessions.bind(&format!("sse{i}"), "k1", Transport::LegacySse);
+        }
+        assert_eq!(sessions.may_open("k1"), Err(None));
+    }
+
+    #[tokio::test]
+    async fn bindings_of_sessions_rmcp_does_not_have_are_forgotten() {
+        let sessions = SessionKeys::new(Duration::from_secs(300));
+        sessions.bind("gone", "k1", Transport::Streamable);
+        sessions.bind("stream", "k1", Transport::LegacySse);
+        sessions
+            .forget_ended(&LocalSessionManager::default(), Some("k1"))
+            .await;
+        assert!(!sessions.is_known("gone"));
+        assert!(sessions.is_known("stream"), "not rmcp's to end");
     }
 }
