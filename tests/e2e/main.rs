@@ -3,6 +3,7 @@
 mod util;
 
 mod cli_keys;
+mod faults_http;
 mod http;
 mod multiprocess;
 mod python_sdk;
