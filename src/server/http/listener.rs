@@ -71,7 +71,7 @@ pub(crate) async fn serve(
             _ = shutdown.cancelled() => break,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            let _ = stream.try_write(&busy);
+            refuse(stream, &busy);
             refused.count(max);
             continue;
         };
@@ -127,6 +127,16 @@ fn busy_response(max: usize) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// Answers a connection over the cap without waiting for it: one write straight to the
+/// socket (tokio's `try_write` would skip it until the reactor has seen the socket writable),
+/// which a fresh socket's buffer takes whole; then close.
+fn refuse(stream: tokio::net::TcpStream, busy: &[u8]) {
+    use std::io::Write;
+    if let Ok(mut socket) = stream.into_std() {
+        let _ = socket.write(busy);
+    }
 }
 
 /// Connections refused at the cap (each answered with one write that fits in a fresh socket's
