@@ -255,7 +255,9 @@ async fn sigterm_exits_within_the_deadline_while_slow_clients_hold_connections()
     let took = started.elapsed();
     println!("SIGTERM with 200 slow headers and 100 endless bodies open: exit after {took:?}");
     assert!(status.success(), "exit status after SIGTERM: {status}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The deadline is 2 s; the rest is slack for a loaded machine (without the deadline the
+    // server never exits while the clients stay).
+    assert!(took < Duration::from_secs(8), "{took:?}");
     for client in clients {
         assert!(client.await.unwrap(), "a slow client outlived the server");
     }
@@ -388,11 +390,45 @@ async fn a_key_holds_at_most_64_sessions_and_sessions_rmcp_ended_free_their_plac
     let alice = dir.key("acme", "live", &[]);
     let bob = dir.key("acme", "live", &[]);
     let server = HttpServer::start(&dir, "live", &["--session-idle-timeout", "6s"]);
-    for i in 0..64 {
+    for i in 0..54 {
         open_session(&server, &alice)
             .await
             .unwrap_or_else(|e| panic!("session {i}: {e}"));
     }
+    // Thirty opened at once cannot pass the cap together: ten places were left.
+    let racing: Vec<_> = (0..30)
+        .map(|_| {
+            let base = server.mcp_url();
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(base)
+                    .header("authorization", format!("Bearer {alice}"))
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(initialize_body().to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for r in racing {
+        statuses.push(r.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        20,
+        "{statuses:?}"
+    );
     let refused = post_mcp(&server, Some(&alice), None, &initialize_body()).await;
     assert_eq!(refused.status(), 429);
     let retry_after: u64 = refused.headers()["retry-after"]

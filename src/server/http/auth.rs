@@ -275,7 +275,7 @@ pub(crate) async fn require_key(
     let opens_session = session.is_none()
         && ((parts.method == Method::GET && parts.uri.path() == "/sse")
             || peek.method.as_deref() == Some("initialize"));
-    if let Some(p) = &principal
+    let _opening = if let Some(p) = &principal
         && opens_session
     {
         // Only sessions that still exist count: rmcp ends idle ones on its own.
@@ -283,7 +283,7 @@ pub(crate) async fn require_key(
             .sessions
             .forget_ended(&state.rmcp_sessions, Some(&p.key_id))
             .await;
-        if let Err(next_free) = state.sessions.may_open(&p.key_id) {
+        if let Err(next_free) = state.sessions.reserve(&p.key_id) {
             tracing::warn!(key = %p.key_display, "refused a session: too many open");
             return reply::refusal(
                 &Refusal::too_many_sessions(MAX_SESSIONS_PER_KEY, next_free),
@@ -291,7 +291,13 @@ pub(crate) async fn require_key(
                 config,
             );
         }
-    }
+        Some(Opening {
+            state: Arc::clone(&state),
+            key_id: p.key_id.clone(),
+        })
+    } else {
+        None
+    };
 
     // 4. A tool call passes scope, burst and quota here, so that refusals carry their status.
     //    A call in a session this server does not know (e.g. from before a restart) is not
@@ -387,6 +393,19 @@ pub(crate) async fn require_key(
         headers.insert("ratelimit-reset", HeaderValue::from(reset.max(0) as u64));
     }
     response
+}
+
+/// A place reserved under a key's session cap, given back when the request is done (whether
+/// the session was bound, refused, or the client went away).
+struct Opening {
+    state: Arc<HttpState>,
+    key_id: String,
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.state.sessions.opened(&self.key_id);
+    }
 }
 
 /// Takes back a call the gate counted but the MCP layer answered with `status`.

@@ -163,3 +163,22 @@ impl Refusals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_answer_is_a_complete_http_response_with_a_jsonrpc_body() {
+        let text = String::from_utf8(busy_response(20)).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"]["data"]["code"], "too_many_connections");
+        assert!(body["error"]["message"].as_str().unwrap().contains("20"));
+    }
+}

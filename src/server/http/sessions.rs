@@ -35,9 +35,16 @@ struct Owner {
     last_seen: Instant,
 }
 
+#[derive(Default)]
+struct Bindings {
+    owners: HashMap<String, Owner>,
+    /// Sessions being opened per key (counted against the cap until they are bound or fail).
+    opening: HashMap<String, usize>,
+}
+
 /// Session id → owning key, for streamable HTTP and legacy SSE sessions alike.
 pub(crate) struct SessionKeys {
-    owners: Mutex<HashMap<String, Owner>>,
+    bindings: Mutex<Bindings>,
     /// How long rmcp keeps an idle streamable session.
     idle_timeout: Duration,
 }
@@ -46,18 +53,18 @@ impl SessionKeys {
     /// Bindings for sessions that rmcp ends after `idle_timeout` without use.
     pub(crate) fn new(idle_timeout: Duration) -> SessionKeys {
         SessionKeys {
-            owners: Mutex::default(),
+            bindings: Mutex::default(),
             idle_timeout,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
-        self.owners.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Bindings> {
+        self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records that `key_id` opened `session`.
     pub(crate) fn bind(&self, session: &str, key_id: &str, transport: Transport) {
-        self.lock().insert(
+        self.lock().owners.insert(
             session.to_owned(),
             Owner {
                 key_id: key_id.to_owned(),
@@ -69,7 +76,7 @@ impl SessionKeys {
 
     /// Whether `session` is known and was opened by `key_id`; marks it used.
     pub(crate) fn owned_by(&self, session: &str, key_id: &str) -> bool {
-        match self.lock().get_mut(session) {
+        match self.lock().owners.get_mut(session) {
             Some(owner) if owner.key_id == key_id => {
                 owner.last_seen = Instant::now();
                 true
@@ -80,18 +87,19 @@ impl SessionKeys {
 
     /// Whether `session` is known at all.
     pub(crate) fn is_known(&self, session: &str) -> bool {
-        self.lock().contains_key(session)
+        self.lock().owners.contains_key(session)
     }
 
     /// Forgets a session that ended.
     pub(crate) fn forget(&self, session: &str) {
-        self.lock().remove(session);
+        self.lock().owners.remove(session);
     }
 
     /// Forgets the streamable sessions (of `key_id`, or of every key) that rmcp no longer has.
     pub(crate) async fn forget_ended(&self, rmcp: &LocalSessionManager, key_id: Option<&str>) {
         let streamable: Vec<String> = self
             .lock()
+            .owners
             .iter()
             .filter(|(_, o)| {
                 o.transport == Transport::Streamable && key_id.is_none_or(|k| o.key_id == k)
@@ -106,13 +114,21 @@ impl SessionKeys {
         }
     }
 
-    /// Whether `key_id` may open another session; if not, how long until one of its sessions
-    /// idles out (`None` when all of them are open event streams, which end only when closed).
-    /// Call [`SessionKeys::forget_ended`] first, so that only live sessions count.
-    pub(crate) fn may_open(&self, key_id: &str) -> Result<(), Option<Duration>> {
-        let owners = self.lock();
-        let held: Vec<&Owner> = owners.values().filter(|o| o.key_id == key_id).collect();
-        if held.len() < MAX_SESSIONS_PER_KEY {
+    /// Reserves a place for one more session of `key_id`, counted against the cap until
+    /// [`SessionKeys::opened`] (so that concurrent opens cannot pass it together); if there is
+    /// none, how long until one of its sessions idles out (`None` when all of them are open
+    /// event streams, which end only when closed). Call [`SessionKeys::forget_ended`] first,
+    /// so that only live sessions count.
+    pub(crate) fn reserve(&self, key_id: &str) -> Result<(), Option<Duration>> {
+        let mut bindings = self.lock();
+        let opening = bindings.opening.get(key_id).copied().unwrap_or(0);
+        let held: Vec<&Owner> = bindings
+            .owners
+            .values()
+            .filter(|o| o.key_id == key_id)
+            .collect();
+        if held.len() + opening < MAX_SESSIONS_PER_KEY {
+            *bindings.opening.entry(key_id.to_owned()).or_default() += 1;
             return Ok(());
         }
         let now = Instant::now();
@@ -124,6 +140,17 @@ impl SessionKeys {
                     .saturating_sub(now.duration_since(o.last_seen))
             })
             .min())
+    }
+
+    /// Gives back a place taken by [`SessionKeys::reserve`]: the session is bound, or failed.
+    pub(crate) fn opened(&self, key_id: &str) {
+        let mut bindings = self.lock();
+        if let Some(n) = bindings.opening.get_mut(key_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                bindings.opening.remove(key_id);
+            }
+        }
     }
 }
 
@@ -141,9 +168,10 @@ mod tests {
         for i in 0..MAX_SESSIONS_PER_KEY {
             sessions.bind(&format!("many{i}"), "k2", Transport::Streamable);
         }
-        let wait = sessions.may_open("k2").unwrap_err().unwrap();
+        let wait = sessions.reserve("k2").unwrap_err().unwrap();
         assert!(wait <= Duration::from_secs(300) && wait > Duration::from_secs(290));
-        assert!(sessions.may_open("k1").is_ok());
+        assert!(sessions.reserve("k1").is_ok());
+        sessions.opened("k1");
         sessions.forget("s1");
         assert!(!sessions.is_known("s1"));
     }
@@ -154,7 +182,18 @@ mod tests {
         for i in 0..MAX_SESSIONS_PER_KEY {
             sessions.bind(&format!("sse{i}"), "k1", Transport::LegacySse);
         }
-        assert_eq!(sessions.may_open("k1"), Err(None));
+        assert_eq!(sessions.reserve("k1"), Err(None));
+    }
+
+    #[test]
+    fn sessions_being_opened_count_against_the_cap() {
+        let sessions = SessionKeys::new(Duration::from_secs(300));
+        for _ in 0..MAX_SESSIONS_PER_KEY {
+            sessions.reserve("k1").unwrap();
+        }
+        assert!(sessions.reserve("k1").is_err());
+        sessions.opened("k1");
+        assert!(sessions.reserve("k1").is_ok());
     }
 
     #[tokio::test]
