@@ -234,7 +234,7 @@ async fn scenario_search(report: &mut Report, name: &str, corpus: Corpus, via_ow
             report.add(name, op.label(), 32, &run, false);
         }
     }
-    server.check_log(report, name, 0);
+    server.check_log(report, name, 0..=0);
     if let Some(owner) = &owner
         && !owner.alive()
     {
@@ -307,7 +307,8 @@ async fn scenario_quota(report: &mut Report) {
             "{name}: usage reports {live:?} live calls, expected 1000"
         ));
     }
-    server.check_log(report, name, 500);
+    // 500 refusals, logged within the per-code budget (20 lines per 10 s).
+    server.check_log(report, name, 1..=500);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -832,8 +833,14 @@ impl Server {
         self.child.id()
     }
 
-    /// Reports ERROR lines, and WARN lines beyond the `expected_warnings` (refusals log a warning).
-    fn check_log(&self, report: &mut Report, scenario: &str, expected_warnings: usize) {
+    /// Reports ERROR lines, and a count of WARN lines outside `expected_warnings` (refusals log
+    /// a warning, rate-limited per refusal code).
+    fn check_log(
+        &self,
+        report: &mut Report,
+        scenario: &str,
+        expected_warnings: std::ops::RangeInclusive<usize>,
+    ) {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
         let warnings = log.lines().filter(|l| l.contains(" WARN ")).count();
@@ -844,10 +851,10 @@ impl Server {
                 errors[0]
             ));
         }
-        if warnings != expected_warnings {
+        if !expected_warnings.contains(&warnings) {
             let first = log.lines().find(|l| l.contains(" WARN ")).unwrap_or("");
             report.fail(format!(
-                "{scenario}: {warnings} WARN lines in the server log (expected {expected_warnings}), first: {first}"
+                "{scenario}: {warnings} WARN lines in the server log (expected {expected_warnings:?}), first: {first}"
             ));
         }
     }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::auth::{AuthError, Principal, authenticate};
 use crate::clock::{self, Timestamp};
 use crate::domain::{Env, Scope};
-use crate::quota::{Admitted, Limits, QuotaError};
-use crate::store::KeyStore;
+use crate::quota::{Admitted, ChargeTicket, Limits, QuotaError};
+use crate::store::{KeyStore, StoreResult};
 
 /// Every reason a request can be refused, and how each is reported on each transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,14 +108,21 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// Too many open sessions for one key.
-    pub fn too_many_sessions(max: usize) -> Refusal {
+    /// Too many open sessions for one key. `next_free`: how long until the least recently used
+    /// of them idles out (`None` when all are open event streams, which end only when closed).
+    pub fn too_many_sessions(max: usize, next_free: Option<std::time::Duration>) -> Refusal {
+        // A second more than our estimate: rmcp's idle clock starts a moment after ours.
+        let retry_after_secs = next_free.map(|wait| wait.as_secs() + 1);
+        let when = match retry_after_secs {
+            Some(secs) => format!("the least recently used one ends in {secs} s if it stays idle"),
+            None => "they are all open event streams, which end when closed".to_owned(),
+        };
         Refusal {
-            retry_after_secs: Some(60),
+            retry_after_secs,
             ..Refusal::new(
                 Code::RateLimited,
                 format!(
-                    "this API key already holds {max} open sessions: close some (or let them expire) before opening more"
+                    "this API key already holds {max} open sessions: close some (DELETE /mcp with the session id, or close the event stream) before opening more; {when}"
                 ),
             )
         }
@@ -196,6 +203,8 @@ pub struct Admission {
     pub principal: Principal,
     /// Where the caller stands against its daily quota.
     pub admitted: Admitted,
+    /// How to take the call back if it never reaches its tool ([`Gate::refund`]).
+    pub ticket: ChargeTicket,
 }
 
 /// The gate of one server: its store, its environment and its limits.
@@ -272,10 +281,18 @@ impl Gate {
                 )
             });
         }
-        let admitted = self.limits.admit(self.store.as_ref(), &principal, now)?;
+        let (admitted, ticket) = self.limits.admit(self.store.as_ref(), &principal, now)?;
         Ok(Admission {
             principal,
             admitted,
+            ticket,
         })
+    }
+
+    /// Takes back an admitted call that never reached its tool (the transport refused it after
+    /// the gate counted it): it leaves the quota and the usage report. Idempotent for live calls.
+    pub fn refund(&self, admission: &Admission) -> StoreResult<bool> {
+        self.store
+            .refund(admission.ticket.id, &admission.ticket.request)
     }
 }

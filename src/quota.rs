@@ -50,6 +50,16 @@ pub struct Admitted {
     pub resets_at: Timestamp,
 }
 
+/// What a counted call can be taken back with ([`KeyStore::refund`]): the id it was charged
+/// under and what was charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeTicket {
+    /// The random id of the charge.
+    pub id: u128,
+    /// The charge itself.
+    pub request: ChargeRequest,
+}
+
 /// The limits every `tools/call` passes before a tool runs. Both live in the store, so every
 /// process that shares the store shares them.
 pub struct Limits {
@@ -65,13 +75,14 @@ impl Limits {
     }
 
     /// Admits one call of `principal` at `now`: the burst limit first, then the daily quota
-    /// (live keys only). A refused call is not counted.
+    /// (live keys only). A refused call is not counted; an admitted one comes with the ticket
+    /// that refunds it.
     pub fn admit(
         &self,
         store: &dyn KeyStore,
         principal: &Principal,
         now: Timestamp,
-    ) -> Result<Admitted, QuotaError> {
+    ) -> Result<(Admitted, ChargeTicket), QuotaError> {
         let resets_at = clock::next_utc_midnight(now);
         let request = ChargeRequest {
             tenant: principal.tenant.clone(),
@@ -81,12 +92,16 @@ impl Limits {
             limit: principal.daily_limit,
             burst_per_second: self.per_second,
         };
-        match store.charge(&request)? {
-            Charge::Allowed { used, limit } => Ok(Admitted {
-                used,
-                limit,
-                resets_at,
-            }),
+        let id: u128 = rand::random();
+        match store.charge_with_id(id, &request)? {
+            Charge::Allowed { used, limit } => Ok((
+                Admitted {
+                    used,
+                    limit,
+                    resets_at,
+                },
+                ChargeTicket { id, request },
+            )),
             Charge::Refused { limit } => Err(QuotaError::Daily {
                 tenant: principal.tenant.clone(),
                 plan: principal.plan.to_string(),

@@ -66,17 +66,24 @@ static REFUSALS: std::sync::LazyLock<Throttle> = std::sync::LazyLock::new(Thrott
 
 /// Logs a refusal at WARN, within the budget of its code. `what` says what was refused.
 pub fn refused(what: &str, refusal: &Refusal) {
-    let code = refusal.code.as_str();
+    warn(refusal.code.as_str(), || {
+        format!("{what} refused: {}", refusal.message)
+    });
+}
+
+/// Logs the line `message` makes at WARN, within the budget of `code`; the line is only made
+/// when it is logged.
+pub fn warn(code: &'static str, message: impl FnOnce() -> String) {
     if let Verdict::Log { suppressed } = REFUSALS.verdict(code, Instant::now()) {
         if suppressed > 0 {
             tracing::warn!(
                 code,
                 suppressed,
-                "{what} refused: {} ({suppressed} more refusals with this code were not logged)",
-                refusal.message
+                "{} ({suppressed} more with this code were not logged)",
+                message()
             );
         } else {
-            tracing::warn!(code, "{what} refused: {}", refusal.message);
+            tracing::warn!(code, "{}", message());
         }
     }
 }

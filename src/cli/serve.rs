@@ -5,16 +5,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use docward::clock;
 use docward::domain::Env;
 use docward::gate::Gate;
 use docward::libraries::Libraries;
 use docward::quota::{DEFAULT_BURST_PER_SECOND, Limits};
-use docward::server::http::{HttpConfig, serve_http};
+use docward::server::http::{ConnectionLimits, HttpConfig, serve_http};
 use docward::server::{ServerState, serve_stdio};
 use docward::store::KeyStore;
 
@@ -42,7 +44,34 @@ pub struct ServeArgs {
     /// Burst limit: tool calls per second per key
     #[arg(long, default_value_t = DEFAULT_BURST_PER_SECOND, value_name = "N")]
     burst: u32,
+    /// Open HTTP connections at most; more are answered 503 and closed at once
+    #[arg(long, default_value_t = 1024, value_name = "N", requires = "http",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// How long a client may take to send a request's headers (and stay idle between requests)
+    #[arg(long, default_value = "10s", value_name = "DURATION", requires = "http", value_parser = positive_duration)]
+    header_timeout: Duration,
+    /// How long a client may take to send a request's body (event streams are not cut)
+    #[arg(long, default_value = "30s", value_name = "DURATION", requires = "http", value_parser = positive_duration)]
+    body_timeout: Duration,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests may run before the server exits anyway
+    #[arg(long, default_value = "10s", value_name = "DURATION", requires = "http", value_parser = positive_duration)]
+    shutdown_deadline: Duration,
+    /// How long an unused HTTP session lives before the client must open a new one
+    #[arg(long, default_value = "5m", value_name = "DURATION", requires = "http", value_parser = positive_duration)]
+    session_idle_timeout: Duration,
 }
+
+/// A duration such as `10s`, `500ms` or `5m`; zero is refused.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match clock::parse_duration(s)? {
+        d if d.is_zero() => Err(format!("'{s}' is zero: give a positive duration, e.g. 10s")),
+        d => Ok(d),
+    }
+}
+
+/// After the HTTP server stopped, how long to wait for blocking work (a store call) still running.
+const ABANDON_AFTER: Duration = Duration::from_millis(500);
 
 pub fn run(args: ServeArgs, store: Arc<dyn KeyStore>, data_dir: &Path) -> Result<ExitCode> {
     let state = Arc::new(ServerState {
@@ -57,10 +86,22 @@ pub fn run(args: ServeArgs, store: Arc<dyn KeyStore>, data_dir: &Path) -> Result
             let mut config = HttpConfig::new(listen, args.public_url);
             config.allowed_hosts.extend(args.allowed_hosts);
             config.allowed_origins = args.allowed_origins;
+            config.limits = ConnectionLimits {
+                max_connections: args.max_connections as usize,
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                shutdown_deadline: args.shutdown_deadline,
+            };
+            config.session_idle_timeout = args.session_idle_timeout;
             let shutdown = CancellationToken::new();
             runtime.spawn(cancel_on_signal(shutdown.clone()));
-            runtime.block_on(serve_http(Arc::clone(&state), config, shutdown))?;
+            let served = runtime.block_on(serve_http(Arc::clone(&state), config, shutdown));
+            // Work still running past the shutdown deadline is abandoned, not waited for.
+            runtime.shutdown_timeout(ABANDON_AFTER);
+            served?;
+            state.gate.store().flush()?;
             tracing::info!("shut down; usage flushed");
+            return Ok(ExitCode::SUCCESS);
         }
         None => {
             let key = std::env::var("DOCWARD_API_KEY").ok();

@@ -102,4 +102,17 @@ pub trait KeyStore: Send + Sync {
     fn usage(&self, tenant: Option<&str>) -> StoreResult<Vec<UsageRow>>;
     /// Makes every write so far durable.
     fn flush(&self) -> StoreResult<()>;
+    /// Whether the store can be reached and written now (what `/healthz` reports).
+    fn health(&self) -> StoreResult<()> {
+        self.tenant("").map(|_| ())
+    }
+    /// Like [`KeyStore::charge`], under a random 128-bit `id` chosen by the caller: a live call
+    /// sent again with the same id is counted once, and the call can be taken back with
+    /// [`KeyStore::refund`].
+    fn charge_with_id(&self, id: u128, request: &ChargeRequest) -> StoreResult<Charge>;
+    /// Takes back a call counted by [`KeyStore::charge_with_id`] that never reached its tool:
+    /// one call off the tenant's quota (live) and off the key's usage row. A live refund is
+    /// idempotent (the charge's record is marked refunded); refunding an id that was not
+    /// counted, or was refunded already, changes nothing. Returns whether it took a call back.
+    fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool>;
 }

@@ -298,6 +298,9 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
         }),
         Request::Flush => answer(store.flush(), |()| Response::Unit),
         Request::Health => answer(store.health(), |()| Response::Unit),
+        Request::Refund { id, request } => answer(store.refund(id, &request), |refunded| {
+            Response::Refunded { refunded }
+        }),
         Request::Hello { .. } => Response::Hello {
             protocol: super::wire::PROTOCOL,
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -160,6 +160,9 @@ pub(crate) struct ChargeRecord {
     pub tenant: String,
     pub key_id: String,
     pub charge: Charge,
+    /// Taken back because the call never reached its tool (see [`super::KeyStore::refund`]).
+    #[serde(default)]
+    pub refunded: bool,
 }
 
 /// The outcome of charging one request against the daily quota.

@@ -341,11 +341,7 @@ impl KeyStore for SharedStore {
     }
 
     fn charge(&self, request: &ChargeRequest) -> StoreResult<Charge> {
-        // The id stays the same if the request is sent again to a new owner.
-        expect!(self.call(Request::Charge {
-            id: rand::random(),
-            request: request.clone(),
-        }), Response::Charge { charge } => charge)
+        self.charge_with_id(rand::random(), request)
     }
 
     fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64> {
@@ -356,7 +352,26 @@ impl KeyStore for SharedStore {
         expect!(self.call(Request::Usage { tenant: tenant.map(str::to_owned) }), Response::Usage { rows } => rows)
     }
 
+    fn health(&self) -> StoreResult<()> {
+        SharedStore::health(self)
+    }
+
     fn flush(&self) -> StoreResult<()> {
         expect!(self.call(Request::Flush), Response::Unit => ())
+    }
+
+    fn charge_with_id(&self, id: u128, request: &ChargeRequest) -> StoreResult<Charge> {
+        // The id stays the same if the request is sent again to a new owner.
+        expect!(self.call(Request::Charge {
+            id,
+            request: request.clone(),
+        }), Response::Charge { charge } => charge)
+    }
+
+    fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool> {
+        expect!(self.call(Request::Refund {
+            id,
+            request: request.clone(),
+        }), Response::Refunded { refunded } => refunded)
     }
 }

@@ -175,6 +175,7 @@ impl SledStore {
                     tenant: tenant.clone(),
                     key_id: key_id.clone(),
                     charge,
+                    refunded: false,
                 };
                 self.charges.insert(record_key, encode(&record)?)?;
             }
@@ -210,6 +211,45 @@ impl SledStore {
             }
         })?;
         Ok(charge)
+    }
+
+    /// [`KeyStore::refund`]. The record is marked refunded first (compare-and-swap, so that
+    /// two refunds of one id take one call back), then quota and usage go down by one, then
+    /// one flush: a crash in between can leave a call billed, never refund it twice.
+    fn refund_charge(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool> {
+        let mut usage_key = day_key(&request.tenant, request.day);
+        usage_key.extend_from_slice(request.key_id.as_bytes());
+        if request.env == Env::Test {
+            // Test calls are free and carry no record: only the usage row goes down.
+            decrement(&self.usage, &usage_key)?;
+            return Ok(true);
+        }
+        let record_key = charge_key(request.day, id);
+        loop {
+            let Some(current) = self.charges.get(record_key)? else {
+                return Ok(false);
+            };
+            let mut record: ChargeRecord = decode(&current, "charge")?;
+            let counted = matches!(record.charge, Charge::Allowed { .. });
+            if record.refunded
+                || !counted
+                || record.tenant != request.tenant
+                || record.key_id != request.key_id
+            {
+                return Ok(false);
+            }
+            record.refunded = true;
+            let swapped =
+                self.charges
+                    .compare_and_swap(record_key, Some(current), Some(encode(&record)?))?;
+            if swapped.is_ok() {
+                break;
+            }
+        }
+        decrement(&self.quota, &day_key(&request.tenant, request.day))?;
+        decrement(&self.usage, &usage_key)?;
+        self.group_commit.commit(|| self.db.flush())?;
+        Ok(true)
     }
 
     /// Drops the charge ids of days before yesterday, once per day. Days ahead of this
@@ -465,9 +505,21 @@ impl KeyStore for SledStore {
         Ok(rows)
     }
 
+    fn health(&self) -> StoreResult<()> {
+        SledStore::health(self)
+    }
+
     fn flush(&self) -> StoreResult<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    fn charge_with_id(&self, id: u128, request: &ChargeRequest) -> StoreResult<Charge> {
+        self.charge_as(Some(id), request)
+    }
+
+    fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool> {
+        self.refund_charge(id, request)
     }
 }
 
@@ -581,6 +633,15 @@ fn increment(tree: &sled::Tree, key: &[u8]) -> StoreResult<()> {
     tree.update_and_fetch(key, |old| {
         let count = old.and_then(read_u64).unwrap_or(0) + 1;
         Some(count.to_be_bytes().to_vec())
+    })?;
+    Ok(())
+}
+
+/// Takes one off the big-endian counter at `key`; a counter that reaches zero is removed.
+fn decrement(tree: &sled::Tree, key: &[u8]) -> StoreResult<()> {
+    tree.update_and_fetch(key, |old| {
+        let count = old.and_then(read_u64)?.saturating_sub(1);
+        (count > 0).then(|| count.to_be_bytes().to_vec())
     })?;
     Ok(())
 }
@@ -766,5 +827,40 @@ mod tests {
         assert!(message.contains(&folder), "{message}");
         assert!(message.contains("mv "), "{message}");
         assert!(!message.contains("backtrace"), "{message}");
+    }
+
+    #[test]
+    fn a_refund_takes_one_live_call_back_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let day = today();
+        let acme = request("acme", "key_1", day, Some(2));
+        store.charge_with_id(1, &acme).unwrap();
+        store.charge_with_id(2, &acme).unwrap();
+        assert!(store.refund(1, &acme).unwrap());
+        assert!(!store.refund(1, &acme).unwrap(), "refunded twice");
+        assert!(!store.refund(3, &acme).unwrap(), "never charged");
+        let other = request("beta", "key_2", day, None);
+        assert!(!store.refund(2, &other).unwrap(), "another key's charge");
+        assert_eq!(store.quota_used("acme", day).unwrap(), 1);
+        let usage = store.usage(Some("acme")).unwrap();
+        assert_eq!(usage.iter().map(|r| r.calls).sum::<u64>(), 1);
+        // The call taken back frees its place under the limit, and the limit still holds.
+        assert_eq!(
+            store.charge_with_id(4, &acme).unwrap(),
+            Charge::Allowed {
+                used: 2,
+                limit: Some(2)
+            }
+        );
+        assert_eq!(
+            store.charge_with_id(5, &acme).unwrap(),
+            Charge::Refused { limit: 2 }
+        );
+        // Refunding every call leaves no usage row behind.
+        assert!(store.refund(2, &acme).unwrap());
+        assert!(store.refund(4, &acme).unwrap());
+        assert_eq!(store.quota_used("acme", day).unwrap(), 0);
+        assert!(store.usage(Some("acme")).unwrap().is_empty());
     }
 }

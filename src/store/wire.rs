@@ -79,6 +79,13 @@ pub enum Request {
     Flush,
     /// Whether the owner can write: it writes and flushes a small record.
     Health,
+    /// Takes back a charged call that never reached its tool (added in protocol 1 without a
+    /// bump: an owner that does not know it answers with an error, and the call stays billed).
+    Refund {
+        #[serde(with = "hex_id")]
+        id: u128,
+        request: ChargeRequest,
+    },
 }
 
 /// The answer to one request.
@@ -118,6 +125,10 @@ pub enum Response {
     },
     Error {
         error: WireError,
+    },
+    /// Whether a refund took a call back.
+    Refunded {
+        refunded: bool,
     },
 }
 

@@ -560,3 +560,12 @@ pub fn setup_with(env: &str, tenant_args: &[&str]) -> TestDir {
     dir.repo("handbook", "acme", env, "handbook");
     dir
 }
+
+/// Sends a signal by name (`STOP`, `CONT`, `TERM`, …) to a process.
+pub fn send_signal(signal: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
 
+use super::sessions::{MAX_SESSIONS_PER_KEY, Transport};
 use super::{HttpState, reply};
 use crate::auth::Principal;
 use crate::clock;
@@ -146,7 +147,7 @@ fn identify(state: &HttpState, presented: Option<&str>, want_key_id: bool) -> Id
     match gate.authenticate(presented, clock::now()) {
         Ok(principal) => Identity::Known(principal),
         Err(refusal) => {
-            tracing::warn!(code = refusal.code.as_str(), "refused: {}", refusal.message);
+            crate::refusal_log::refused("HTTP request", &refusal);
             let key_id = presented
                 .filter(|_| want_key_id)
                 .and_then(|p| Token::parse(p).ok())
@@ -181,8 +182,22 @@ pub(crate) async fn require_key(
 ) -> Response {
     let config = &state.config;
     if key_in_url(request.uri()) {
-        tracing::warn!("refused a request with a key in the URL");
+        crate::refusal_log::warn("key_in_url", || {
+            "refused a request with a key in the URL".to_owned()
+        });
         return reply::key_in_url(config);
+    }
+    if request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        crate::refusal_log::warn("duplicate_authorization", || {
+            "refused a request with more than one Authorization header".to_owned()
+        });
+        return reply::duplicate_authorization(config);
     }
     // A legacy SSE message names its session in the query; streamable HTTP in a header.
     let legacy_message = request.uri().path() == "/message";
@@ -237,12 +252,19 @@ pub(crate) async fn require_key(
     // 2. The body, now that the caller is known.
     let (parts, body) = request.into_parts();
     let bytes = if parts.method == Method::POST {
-        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
+        let body_timeout = config.limits.body_timeout;
+        match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
                 return reply::bad_request(
                     "the request body is too large (1 MiB at most) or unreadable",
                 );
+            }
+            Err(_) => {
+                crate::refusal_log::warn("body_timeout", || {
+                    "refused a request whose body did not arrive in time".to_owned()
+                });
+                return reply::body_timeout(body_timeout);
             }
         }
     } else {
@@ -259,16 +281,29 @@ pub(crate) async fn require_key(
     let opens_session = session.is_none()
         && ((parts.method == Method::GET && parts.uri.path() == "/sse")
             || peek.method.as_deref() == Some("initialize"));
-    if let Some(p) = &principal
+    let _opening = if let Some(p) = &principal
         && opens_session
-        && !state.sessions.may_open(&p.key_id)
     {
-        return reply::refusal(
-            &Refusal::too_many_sessions(crate::server::http::sessions::MAX_SESSIONS_PER_KEY),
-            peek.id,
-            config,
-        );
-    }
+        // Only sessions that still exist count: rmcp ends idle ones on its own.
+        state
+            .sessions
+            .forget_ended(&state.rmcp_sessions, Some(&p.key_id))
+            .await;
+        if let Err(next_free) = state.sessions.reserve(&p.key_id) {
+            tracing::warn!(key = %p.key_display, "refused a session: too many open");
+            return reply::refusal(
+                &Refusal::too_many_sessions(MAX_SESSIONS_PER_KEY, next_free),
+                peek.id,
+                config,
+            );
+        }
+        Some(Opening {
+            state: Arc::clone(&state),
+            key_id: p.key_id.clone(),
+        })
+    } else {
+        None
+    };
 
     // 4. A tool call passes scope, burst and quota here, so that refusals carry their status.
     //    A call in a session this server does not know (e.g. from before a restart) is not
@@ -293,11 +328,7 @@ pub(crate) async fn require_key(
                 match decided {
                     Ok(admission) => HttpAuth::Admitted(admission),
                     Err(refusal) => {
-                        tracing::warn!(
-                            code = refusal.code.as_str(),
-                            "tool call refused: {}",
-                            refusal.message
-                        );
+                        crate::refusal_log::refused("tool call", &refusal);
                         if !legacy_message {
                             return reply::refusal(&refusal, peek.id, config);
                         }
@@ -326,18 +357,35 @@ pub(crate) async fn require_key(
         _ => None,
     };
     let is_delete = parts.method == Method::DELETE;
+    let admission = match &auth {
+        HttpAuth::Admitted(a) => Some(a.clone()),
+        _ => None,
+    };
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(auth);
     let mut response = next.run(request).await;
+    let succeeded = response.status().is_success();
+    if let Some(admission) = admission
+        && !succeeded
+    {
+        // The MCP layer refused the call (no or unknown session, Accept, Content-Type,
+        // protocol version): it never reached the tool, so it is not billed.
+        refund(&state, admission, response.status()).await;
+        return response;
+    }
     if let (Some(key_id), None, false) = (&key_id, &session, legacy_message)
         && let Some(opened) = response
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
     {
-        state.sessions.bind(opened, key_id);
+        state.sessions.bind(opened, key_id, Transport::Streamable);
     }
-    if is_delete && let Some(session) = &session {
+    // A refused DELETE (405, 404, 400) ended nothing: the session keeps its key.
+    if is_delete
+        && succeeded
+        && let Some(session) = &session
+    {
         state.sessions.forget(session);
     }
     if let Some((limit, remaining, reset)) = rate {
@@ -347,6 +395,32 @@ pub(crate) async fn require_key(
         headers.insert("ratelimit-reset", HeaderValue::from(reset.max(0) as u64));
     }
     response
+}
+
+/// A place reserved under a key's session cap, given back when the request is done (whether
+/// the session was bound, refused, or the client went away).
+struct Opening {
+    state: Arc<HttpState>,
+    key_id: String,
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.state.sessions.opened(&self.key_id);
+    }
+}
+
+/// Takes back a call the gate counted but the MCP layer answered with `status`.
+async fn refund(state: &Arc<HttpState>, admission: Admission, status: axum::http::StatusCode) {
+    let gate_state = Arc::clone(state);
+    let refunded = run_gate(true, move || gate_state.server.gate.refund(&admission)).await;
+    match refunded {
+        Ok(Ok(_)) => tracing::debug!(%status, "refunded a tool call the MCP layer refused"),
+        Ok(Err(e)) => {
+            tracing::error!(%status, error = %e, "could not refund a tool call the MCP layer refused")
+        }
+        Err(refusal) => tracing::error!(%status, "could not refund: {}", refusal.message),
+    }
 }
 
 #[cfg(test)]

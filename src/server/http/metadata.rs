@@ -1,4 +1,4 @@
-//! Open routes: health for load balancers and the RFC 9728 protected-resource metadata.
+//! Open route: the RFC 9728 protected-resource metadata.
 
 use std::sync::Arc;
 
@@ -8,11 +8,6 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use crate::domain::Scope;
-
-/// `GET /healthz`: 200 while the server runs.
-pub(crate) async fn healthz() -> &'static str {
-    "ok"
-}
 
 /// `GET /.well-known/oauth-protected-resource`: where the resource is and how to present a key.
 pub(crate) async fn protected_resource(State(state): State<Arc<HttpState>>) -> Json<Value> {

@@ -4,6 +4,8 @@
 
 mod auth;
 mod guard;
+mod health;
+mod listener;
 mod metadata;
 mod reply;
 mod sessions;
@@ -15,13 +17,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use rmcp::transport::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::HttpAuth;
+pub use listener::ConnectionLimits;
+pub use sessions::DEFAULT_SESSION_IDLE;
 
 use super::{Credential, DocServer, ServerState};
 use sessions::SessionKeys;
@@ -39,6 +42,10 @@ pub struct HttpConfig {
     /// Origin headers accepted on MCP routes (`scheme://host[:port]`); empty accepts any origin
     /// whose host is an allowed host.
     pub allowed_origins: Vec<String>,
+    /// Connection cap, header and body timeouts, shutdown deadline.
+    pub limits: ConnectionLimits,
+    /// How long an unused streamable HTTP session lives (rmcp ends it; docward forgets its key).
+    pub session_idle_timeout: std::time::Duration,
 }
 
 impl HttpConfig {
@@ -63,6 +70,8 @@ impl HttpConfig {
             public_url,
             allowed_hosts,
             allowed_origins: Vec::new(),
+            limits: ConnectionLimits::default(),
+            session_idle_timeout: DEFAULT_SESSION_IDLE,
         }
     }
 
@@ -82,24 +91,41 @@ pub(crate) struct HttpState {
     pub(crate) server: Arc<ServerState>,
     pub(crate) config: HttpConfig,
     pub(crate) sessions: SessionKeys,
+    /// rmcp's streamable HTTP sessions: the authority on which of them still exist.
+    pub(crate) rmcp_sessions: Arc<LocalSessionManager>,
     pub(crate) sse: sse::SseSessions,
+    pub(crate) probe: health::StoreProbe,
     pub(crate) shutdown: CancellationToken,
 }
 
 /// Builds the HTTP application: MCP routes behind the guard and the auth layer, and the open
 /// `/healthz` and metadata routes.
 pub fn app(server: Arc<ServerState>, config: HttpConfig, shutdown: CancellationToken) -> Router {
+    app_and_state(server, config, shutdown).0
+}
+
+fn app_and_state(
+    server: Arc<ServerState>,
+    config: HttpConfig,
+    shutdown: CancellationToken,
+) -> (Router, Arc<HttpState>) {
+    // rmcp ends a streamable session unused for this long; docward forgets its key with it.
+    let mut rmcp_sessions = LocalSessionManager::default();
+    rmcp_sessions.session_config.keep_alive = Some(config.session_idle_timeout);
+    let rmcp_sessions = Arc::new(rmcp_sessions);
     let state = Arc::new(HttpState {
         server: Arc::clone(&server),
-        sessions: SessionKeys::default(),
+        sessions: SessionKeys::new(config.session_idle_timeout),
+        rmcp_sessions: Arc::clone(&rmcp_sessions),
         sse: sse::SseSessions::default(),
+        probe: health::StoreProbe::default(),
         shutdown: shutdown.clone(),
         config: config.clone(),
     });
     let factory_state = Arc::clone(&server);
     let streamable = StreamableHttpService::new(
         move || Ok(DocServer::new(Arc::clone(&factory_state), Credential::Http)),
-        LocalSessionManager::default().into(),
+        rmcp_sessions,
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(true)
             .with_allowed_hosts(config.allowed_hosts.clone())
@@ -117,9 +143,9 @@ pub fn app(server: Arc<ServerState>, config: HttpConfig, shutdown: CancellationT
             Arc::clone(&state),
             guard::check_host_and_origin,
         ));
-    Router::new()
+    let app = Router::new()
         .merge(mcp)
-        .route("/healthz", get(metadata::healthz))
+        .route("/healthz", get(health::healthz))
         .route(
             "/.well-known/oauth-protected-resource",
             get(metadata::protected_resource),
@@ -128,11 +154,12 @@ pub fn app(server: Arc<ServerState>, config: HttpConfig, shutdown: CancellationT
             "/.well-known/oauth-protected-resource/mcp",
             get(metadata::protected_resource),
         )
-        .with_state(state)
+        .with_state(Arc::clone(&state));
+    (app, state)
 }
 
 /// Serves HTTP until `shutdown` is cancelled (Ctrl-C or SIGTERM in the CLI); in-flight requests
-/// finish first.
+/// get up to the shutdown deadline to finish.
 pub async fn serve_http(
     server: Arc<ServerState>,
     mut config: HttpConfig,
@@ -152,14 +179,28 @@ pub async fn serve_http(
         mcp = %format!("{}/mcp", config.public_url),
         "docward serving over HTTP (streamable HTTP at /mcp, legacy SSE at /sse)"
     );
-    let app = app(server, config, shutdown.clone());
-    // Responses go out in several small writes; without TCP_NODELAY, Nagle's algorithm and the
-    // client's delayed ACK hold each one back about 40 ms.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    let limits = config.limits;
+    let (app, state) = app_and_state(server, config, shutdown.clone());
+    tokio::spawn(forget_ended_sessions(state, shutdown.clone()));
+    listener::serve(listener, app, limits, shutdown).await;
     Ok(())
+}
+
+/// Now and then forgets the keys of sessions rmcp ended, so that the bindings of clients that
+/// never come back do not pile up.
+async fn forget_ended_sessions(state: Arc<HttpState>, shutdown: CancellationToken) {
+    let every = state.config.session_idle_timeout.clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        state
+            .sessions
+            .forget_ended(&state.rmcp_sessions, None)
+            .await;
+    }
 }

@@ -115,6 +115,44 @@ pub(crate) fn key_in_url(config: &HttpConfig) -> Response {
     response
 }
 
+/// 400 for a request with more than one `Authorization` header: docward does not guess which
+/// one was meant.
+pub(crate) fn duplicate_authorization(config: &HttpConfig) -> Response {
+    let message = "the request carries more than one Authorization header: send exactly one, `Authorization: Bearer <key>`";
+    let mut response = jsonrpc_error(
+        StatusCode::BAD_REQUEST,
+        None,
+        -32600,
+        message,
+        json!({ "code": "duplicate_authorization" }),
+    );
+    if let Ok(value) = HeaderValue::from_str(&challenge(config, "invalid_request", message, None)) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// 408 for a request body that did not arrive within the body timeout; the connection is
+/// closed, since the rest of the body may still be on its way.
+pub(crate) fn body_timeout(timeout: std::time::Duration) -> Response {
+    let mut response = jsonrpc_error(
+        StatusCode::REQUEST_TIMEOUT,
+        None,
+        -32600,
+        &format!(
+            "the request body did not arrive within {} s: send the whole body at once, or raise `serve --body-timeout`",
+            timeout.as_secs_f64()
+        ),
+        json!({ "code": "body_timeout" }),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// 403 for a session id used with a key other than the one that opened the session.
 pub(crate) fn session_of_another_key(id: Option<Value>) -> Response {
     jsonrpc_error(

@@ -116,7 +116,9 @@ pub(crate) async fn open(State(state): State<Arc<HttpState>>, request: Request) 
     let (inbound_tx, inbound_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (outbound_tx, outbound_rx) = mpsc::channel(CHANNEL_DEPTH);
     state.sse.insert(&id, inbound_tx);
-    state.sessions.bind(&id, &key_id);
+    state
+        .sessions
+        .bind(&id, &key_id, super::sessions::Transport::LegacySse);
     let server = DocServer::new(Arc::clone(&state.server), Credential::Http);
     let transport = ChannelTransport {
         inbound: inbound_rx,
