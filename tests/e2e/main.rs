@@ -3,6 +3,7 @@
 mod util;
 
 mod cli_keys;
+mod faults_docs;
 mod http;
 mod multiprocess;
 mod python_sdk;
