@@ -13,7 +13,7 @@ use serde::Serialize;
 use docward::clock;
 use docward::docs::{self, Library, Progress, RepoInfo, SyncReport};
 use docward::domain::Env;
-use docward::libraries::library_dir;
+use docward::libraries::{library_dir, private_library_dir};
 use docward::store::KeyStore;
 
 use super::output::{print_json, print_table};
@@ -167,7 +167,7 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
         }
         RepoCommand::Rebuild { tenant, env, json } => {
             require_tenant(store, &tenant)?;
-            let dir = library_dir(data_dir, &tenant, env);
+            let dir = private_library_dir(data_dir, &tenant, env)?;
             let report = docs::rebuild(&dir, &Bar::new())?;
             for repo in &report.repos {
                 for skipped in &repo.skipped {
@@ -279,7 +279,7 @@ pub(super) fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {
 }
 
 pub(super) fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Library> {
-    let dir = library_dir(data_dir, tenant, env);
+    let dir = private_library_dir(data_dir, tenant, env)?;
     Library::open(&dir)
         .with_context(|| format!("could not open the docs library in {}", dir.display()))
 }

@@ -40,9 +40,9 @@ impl Library {
     pub fn open(dir: &Path) -> Result<Library> {
         super::rebuild::recover(dir)?;
         let index_dir = dir.join("index");
-        std::fs::create_dir_all(&index_dir).map_err(|e| DocsError::io(&index_dir, e))?;
-        std::fs::create_dir_all(manifest::repos_dir(dir))
-            .map_err(|e| DocsError::io(manifest::repos_dir(dir), e))?;
+        for private in [dir.to_path_buf(), index_dir.clone(), manifest::repos_dir(dir)] {
+            crate::private_dir::create(&private).map_err(|e| DocsError::io(&private, e))?;
+        }
         let fields = schema::build();
         let index = open_index(&index_dir, &fields)?;
         schema::register(&index);

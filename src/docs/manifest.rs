@@ -132,7 +132,7 @@ pub fn names(library: &Path) -> Result<Vec<String>> {
 /// Writes a manifest atomically: a temp file in the same folder, fsync, rename.
 pub fn save(library: &Path, manifest: &Manifest) -> Result<()> {
     let dir = repos_dir(library);
-    std::fs::create_dir_all(&dir).map_err(|e| DocsError::io(&dir, e))?;
+    crate::private_dir::create(&dir).map_err(|e| DocsError::io(&dir, e))?;
     let path = manifest_path(library, &manifest.name);
     let tmp = dir.join(format!(
         ".{}.json.tmp-{}",

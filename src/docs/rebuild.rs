@@ -93,7 +93,7 @@ fn repair(dir: &Path) -> Result<()> {
         // The new index is complete: finish the swap.
         if staging.join("index").exists() {
             remove_dir_if_present(&old)?;
-            std::fs::create_dir_all(&old).map_err(|e| DocsError::io(&old, e))?;
+            crate::private_dir::create(&old).map_err(|e| DocsError::io(&old, e))?;
             if index.exists() {
                 rename(&index, &old.join("index"))?;
             }

@@ -30,3 +30,49 @@ async fn list_repos_does_not_send_the_server_source_path() {
     assert_eq!(listed[0]["source"], source);
 }
 
+/// Every folder below `root`, `root` included.
+fn folders(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        for entry in std::fs::read_dir(&out[i]).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                out.push(entry.path());
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn docs_folders_are_private_in_a_data_dir_made_0755() {
+    let dir = TestDir::new();
+    let data = dir.data_dir();
+    // As a packager or an older docward left it: the data dir and `docs/` open to all.
+    std::fs::create_dir_all(data.join("docs")).unwrap();
+    for open in [&data, &data.join("docs")] {
+        std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir.tenant("acme", "pro");
+    dir.sample_docs("handbook");
+    dir.repo("handbook", "acme", "test", "handbook");
+    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .run();
+    let docs = folders(&data.join("docs"));
+    assert!(docs.len() >= 5, "docs, tenant, env, index, repos: {docs:?}");
+    for folder in docs {
+        assert_eq!(
+            mode(&folder) & 0o077,
+            0,
+            "{} is mode {:o}",
+            folder.display(),
+            mode(&folder)
+        );
+    }
+}
