@@ -156,12 +156,12 @@ fn process(
     if old.is_some_and(|o| o.hash == loaded.hash) {
         return Ok(Outcome::Unchanged);
     }
-    if old.is_some() {
-        writer.delete_term(Term::from_field_text(
-            fields.doc_key,
-            &schema::doc_key(repo, &file.rel),
-        ));
-    }
+    // Always, even for a file the manifest does not know: a crash after an earlier commit may
+    // have left its sections in the index.
+    writer.delete_term(Term::from_field_text(
+        fields.doc_key,
+        &schema::doc_key(repo, &file.rel),
+    ));
     let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
     let parsed = parse_document(file_name, &loaded.text);
     let key = schema::doc_key(repo, &file.rel);

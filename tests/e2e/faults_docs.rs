@@ -76,3 +76,42 @@ fn docs_folders_are_private_in_a_data_dir_made_0755() {
         );
     }
 }
+
+fn manifest_file(dir: &TestDir, env: &str, repo: &str) -> PathBuf {
+    dir.data_dir()
+        .join(format!("docs/acme/{env}/repos/{repo}.json"))
+}
+
+/// How many times `path` is named in a `docward search --json` answer, folded copies included.
+fn mentions(dir: &TestDir, query: &str, path: &str) -> usize {
+    let answer = dir
+        .cmd(&["search", query, "--tenant", "acme", "--env", "test", "--json"])
+        .run()
+        .json();
+    let text = answer.to_string();
+    text.matches(&format!("\"path\":\"{path}\"")).count()
+}
+
+#[test]
+fn a_sync_after_a_kill_between_commit_and_manifest_write_indexes_each_document_once() {
+    let dir = setup("test", "pro");
+    let manifest = manifest_file(&dir, "test", "handbook");
+    let before = std::fs::read(&manifest).unwrap();
+    dir.write("handbook/dup.md", "# Dup\n\nThe durian procedure.\n");
+    dir.write("handbook/orphan.md", "# Orphan\n\nThe guava procedure.\n");
+    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .run();
+    // The state a kill -9 after the index commit and before the manifest write leaves: the
+    // index holds both new files, the manifest neither. Then orphan.md leaves the folder.
+    std::fs::write(&manifest, before).unwrap();
+    std::fs::remove_file(dir.path().join("handbook/orphan.md")).unwrap();
+
+    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .run();
+    assert_eq!(mentions(&dir, "durian", "dup.md"), 1);
+    assert_eq!(mentions(&dir, "guava", "orphan.md"), 0);
+    assert_eq!(mentions(&dir, "quokka", "README.md"), 1);
+    let listed = dir.cmd(&["repo", "list", "--json"]).run().json();
+    assert_eq!(listed[0]["documents"], 4);
+}
+
