@@ -184,6 +184,17 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                     name = missing.name,
                 );
             }
+            for aside in &report.set_aside {
+                eprintln!(
+                    "warning: a manifest that could not be read was set aside as {}",
+                    aside.display()
+                );
+            }
+            for name in &report.lost {
+                eprintln!(
+                    "error: repo '{name}' was dropped: its manifest could not be read and names no source folder (its copy is listed above). Index the folder again with `docward repo add PATH --tenant {tenant} --env {env} --name {name}`"
+                );
+            }
             if json {
                 print_json(&report)?;
             } else {
@@ -197,7 +208,7 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                     println!("No repos to rebuild for tenant '{tenant}' ({env}).");
                 }
             }
-            Ok(if report.not_rebuilt.is_empty() {
+            Ok(if report.not_rebuilt.is_empty() && report.lost.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -115,3 +115,46 @@ fn a_sync_after_a_kill_between_commit_and_manifest_write_indexes_each_document_o
     assert_eq!(listed[0]["documents"], 4);
 }
 
+#[test]
+fn a_corrupt_manifest_names_its_file_and_a_command_that_repairs_it() {
+    let dir = setup("test", "pro");
+    dir.write("other/notes.md", "# Notes\n\nThe wombat checklist.\n");
+    dir.repo("other", "acme", "test", "other");
+    let key = dir.key("acme", "test", &["mcp:search"]);
+    let manifest = manifest_file(&dir, "test", "handbook");
+    let bytes = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &bytes[..bytes.len() * 2 / 3]).unwrap();
+
+    let refused = dir
+        .cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .run_fail();
+    let line = refused.stderr();
+    assert_eq!(line.trim().lines().count(), 1, "{}", refused.dump());
+    assert!(line.contains(manifest.to_str().unwrap()), "{line}");
+    let advice = "docward repo rebuild --tenant acme --env test";
+    assert!(line.trim_end().ends_with(&format!("`{advice}`")), "{line}");
+
+    let args: Vec<&str> = advice.split(' ').skip(1).collect();
+    let rebuilt = dir.cmd(&args).run();
+    assert!(rebuilt.stderr().contains("set aside"), "{}", rebuilt.dump());
+    let listed = dir.cmd(&["repo", "list", "--json"]).run().json();
+    let docs: Vec<(String, u64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_owned(), r["documents"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(docs, [("handbook".to_owned(), 3), ("other".to_owned(), 1)]);
+    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .run();
+    assert_eq!(mentions(&dir, "quokka", "README.md"), 1);
+    assert_eq!(mentions(&dir, "wombat", "notes.md"), 1);
+    let copies: Vec<String> = std::fs::read_dir(manifest.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("handbook.json.corrupt-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    // The tenant's keys are untouched.
+    dir.cmd(&["key", "verify", "--env", "test"]).stdin(&key).run();
+}
