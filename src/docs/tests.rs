@@ -721,7 +721,10 @@ fn a_sync_after_a_crash_between_commit_and_manifest_leaves_each_document_once() 
     assert_eq!(mentions(&lib, "durian", "dup.md"), 1);
     assert_eq!(lib.get_doc("docs", "dup.md", 0).unwrap().total_sections, 1);
     assert!(lib.search("guava", None, 5).unwrap().is_empty());
-    assert_eq!(lib.get_doc("docs", "orphan.md", 0).unwrap_err().code(), "unknown_doc");
+    assert_eq!(
+        lib.get_doc("docs", "orphan.md", 0).unwrap_err().code(),
+        "unknown_doc"
+    );
 }
 
 #[test]
@@ -737,4 +740,42 @@ fn a_sync_deletes_documents_of_a_repo_whose_add_never_wrote_its_manifest() {
     lib.sync_repo("docs", &NoProgress).unwrap();
     assert!(lib.search("kiwano", None, 5).unwrap().is_empty());
     assert_eq!(mentions(&lib, "alpha", "a.md"), 1);
+}
+
+#[test]
+fn a_get_doc_page_reads_only_its_own_sections_from_the_store() {
+    let src = tempfile::tempdir().unwrap();
+    let mut doc = String::from("# Long\n\n");
+    for i in 0..8_000 {
+        doc.push_str(&format!("## Entry {i}\n\n{}\n\n", "word ".repeat(16)));
+    }
+    write(src.path(), "long.md", &doc);
+    let (_d, lib) = open_with(src.path());
+    // Sections read from the store by one call, counted by the searcher's block cache; a
+    // reload in between (it resets the counts) makes the attempt start again.
+    let measure = || loop {
+        let searcher = lib.reader.searcher();
+        let before = searcher.doc_store_cache_stats();
+        let page = lib.get_doc("docs", "long.md", 4_000).unwrap();
+        let after = lib.reader.searcher();
+        if after.generation().generation_id() == searcher.generation().generation_id() {
+            let after = after.doc_store_cache_stats();
+            let read =
+                after.cache_hits + after.cache_misses - before.cache_hits - before.cache_misses;
+            return (page, read);
+        }
+    };
+    let (page, read) = measure();
+    let next = page.next_section.unwrap();
+    assert_eq!(page.total_sections, 8_001);
+    assert!(
+        next > 4_100,
+        "a page of about 1,000 sections, not {}",
+        next - 4_000
+    );
+    assert!(
+        read <= next - 4_000 + 1,
+        "{read} stored sections read for a page of {}",
+        next - 4_000
+    );
 }
