@@ -41,7 +41,11 @@ impl Library {
     pub fn open(dir: &Path) -> Result<Library> {
         super::rebuild::recover(dir)?;
         let index_dir = dir.join("index");
-        for private in [dir.to_path_buf(), index_dir.clone(), manifest::repos_dir(dir)] {
+        for private in [
+            dir.to_path_buf(),
+            index_dir.clone(),
+            manifest::repos_dir(dir),
+        ] {
             crate::private_dir::create(&private).map_err(|e| DocsError::io(&private, e))?;
         }
         let fields = schema::build();

@@ -20,7 +20,10 @@ async fn list_repos_does_not_send_the_server_source_path() {
     let structured = repos.structured_content.clone().unwrap();
     assert_eq!(structured["repos"][0]["name"], "handbook");
     assert_eq!(structured["repos"][0]["documents"], 3);
-    assert!(structured["repos"][0].get("source").is_none(), "{structured}");
+    assert!(
+        structured["repos"][0].get("source").is_none(),
+        "{structured}"
+    );
     assert!(!structured.to_string().contains(source), "{structured}");
     assert!(!text(&repos).contains(source), "{}", text(&repos));
     session.cancel().await.unwrap();
@@ -62,8 +65,10 @@ fn docs_folders_are_private_in_a_data_dir_made_0755() {
     dir.tenant("acme", "pro");
     dir.sample_docs("handbook");
     dir.repo("handbook", "acme", "test", "handbook");
-    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
-        .run();
+    dir.cmd(&[
+        "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+    ])
+    .run();
     let docs = folders(&data.join("docs"));
     assert!(docs.len() >= 5, "docs, tenant, env, index, repos: {docs:?}");
     for folder in docs {
@@ -85,7 +90,9 @@ fn manifest_file(dir: &TestDir, env: &str, repo: &str) -> PathBuf {
 /// How many times `path` is named in a `docward search --json` answer, folded copies included.
 fn mentions(dir: &TestDir, query: &str, path: &str) -> usize {
     let answer = dir
-        .cmd(&["search", query, "--tenant", "acme", "--env", "test", "--json"])
+        .cmd(&[
+            "search", query, "--tenant", "acme", "--env", "test", "--json",
+        ])
         .run()
         .json();
     let text = answer.to_string();
@@ -99,15 +106,19 @@ fn a_sync_after_a_kill_between_commit_and_manifest_write_indexes_each_document_o
     let before = std::fs::read(&manifest).unwrap();
     dir.write("handbook/dup.md", "# Dup\n\nThe durian procedure.\n");
     dir.write("handbook/orphan.md", "# Orphan\n\nThe guava procedure.\n");
-    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
-        .run();
+    dir.cmd(&[
+        "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+    ])
+    .run();
     // The state a kill -9 after the index commit and before the manifest write leaves: the
     // index holds both new files, the manifest neither. Then orphan.md leaves the folder.
     std::fs::write(&manifest, before).unwrap();
     std::fs::remove_file(dir.path().join("handbook/orphan.md")).unwrap();
 
-    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
-        .run();
+    dir.cmd(&[
+        "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+    ])
+    .run();
     assert_eq!(mentions(&dir, "durian", "dup.md"), 1);
     assert_eq!(mentions(&dir, "guava", "orphan.md"), 0);
     assert_eq!(mentions(&dir, "quokka", "README.md"), 1);
@@ -126,7 +137,9 @@ fn a_corrupt_manifest_names_its_file_and_a_command_that_repairs_it() {
     std::fs::write(&manifest, &bytes[..bytes.len() * 2 / 3]).unwrap();
 
     let refused = dir
-        .cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
+        .cmd(&[
+            "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+        ])
         .run_fail();
     let line = refused.stderr();
     assert_eq!(line.trim().lines().count(), 1, "{}", refused.dump());
@@ -142,11 +155,18 @@ fn a_corrupt_manifest_names_its_file_and_a_command_that_repairs_it() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_owned(), r["documents"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["documents"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(docs, [("handbook".to_owned(), 3), ("other".to_owned(), 1)]);
-    dir.cmd(&["repo", "sync", "handbook", "--tenant", "acme", "--env", "test"])
-        .run();
+    dir.cmd(&[
+        "repo", "sync", "handbook", "--tenant", "acme", "--env", "test",
+    ])
+    .run();
     assert_eq!(mentions(&dir, "quokka", "README.md"), 1);
     assert_eq!(mentions(&dir, "wombat", "notes.md"), 1);
     let copies: Vec<String> = std::fs::read_dir(manifest.parent().unwrap())
@@ -156,5 +176,7 @@ fn a_corrupt_manifest_names_its_file_and_a_command_that_repairs_it() {
         .collect();
     assert_eq!(copies.len(), 1, "{copies:?}");
     // The tenant's keys are untouched.
-    dir.cmd(&["key", "verify", "--env", "test"]).stdin(&key).run();
+    dir.cmd(&["key", "verify", "--env", "test"])
+        .stdin(&key)
+        .run();
 }
