@@ -176,6 +176,12 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                         repo.repo, skipped.path, skipped.reason
                     );
                 }
+                for warning in &repo.warnings {
+                    eprintln!(
+                        "warning: {}: {}: {}",
+                        repo.repo, warning.path, warning.reason
+                    );
+                }
             }
             for missing in &report.not_rebuilt {
                 eprintln!(
@@ -298,6 +304,9 @@ pub(super) fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Li
 fn finish_report(report: &SyncReport, tenant: &str, env: Env, json: bool) -> Result<ExitCode> {
     for skipped in &report.skipped {
         eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {}: {}", warning.path, warning.reason);
     }
     if json {
         print_json(report)?;

@@ -214,6 +214,7 @@ impl Library {
             removed: applied.removed,
             unchanged: applied.unchanged,
             skipped,
+            warnings: applied.warnings,
             documents: manifest.documents(),
             sections: manifest.sections(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -180,3 +180,41 @@ fn a_corrupt_manifest_names_its_file_and_a_command_that_repairs_it() {
         .stdin(&key)
         .run();
 }
+
+#[test]
+fn a_document_over_the_section_limit_is_indexed_joined_with_a_warning_naming_it() {
+    let dir = TestDir::new();
+    dir.tenant("acme", "pro");
+    let mut huge = String::from("# Huge\n\n");
+    for i in 0..12_000 {
+        huge.push_str(&format!("## s{i}\n\nw{i}\n\n"));
+    }
+    dir.write("big/huge.md", &huge);
+    let path = dir.path().join("big");
+    let added = dir
+        .cmd(&[
+            "repo",
+            "add",
+            path.to_str().unwrap(),
+            "--tenant",
+            "acme",
+            "--env",
+            "test",
+            "--name",
+            "big",
+        ])
+        .run();
+    assert!(
+        added
+            .stderr()
+            .contains("warning: huge.md: 12001 sections, over the limit of 10000"),
+        "{}",
+        added.dump()
+    );
+    let listed = dir.cmd(&["repo", "list", "--json"]).run().json();
+    assert!(
+        listed[0]["sections"].as_u64().unwrap() <= 10_000,
+        "{listed}"
+    );
+    assert_eq!(mentions(&dir, "w11999", "huge.md"), 1);
+}
