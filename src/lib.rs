@@ -18,6 +18,7 @@ pub mod domain;
 pub mod gate;
 pub mod keys;
 pub mod libraries;
+pub mod private_dir;
 pub mod quota;
 pub mod refusal_log;
 pub mod server;

@@ -13,6 +13,21 @@ pub fn library_dir(data_dir: &Path, tenant: &str, env: Env) -> PathBuf {
     data_dir.join("docs").join(tenant).join(env.as_str())
 }
 
+/// [`library_dir`], created if missing, with it and the folders between it and the data dir
+/// (`docs/`, `docs/<tenant>`) private: they hold the full text of every document.
+pub fn private_library_dir(data_dir: &Path, tenant: &str, env: Env) -> docs::Result<PathBuf> {
+    let docs_root = data_dir.join("docs");
+    let tenant_dir = docs_root.join(tenant);
+    let dir = tenant_dir.join(env.as_str());
+    for private in [&docs_root, &tenant_dir, &dir] {
+        crate::private_dir::create(private).map_err(|e| docs::DocsError::Io {
+            path: private.clone(),
+            source: e,
+        })?;
+    }
+    Ok(dir)
+}
+
 /// Opened libraries, one per (tenant, env), shared by every session of a server process.
 pub struct Libraries {
     data_dir: PathBuf,
@@ -35,7 +50,8 @@ impl Libraries {
         if let Some(lib) = open.get(&key) {
             return Ok(Arc::clone(lib));
         }
-        let lib = Arc::new(Library::open(&library_dir(&self.data_dir, tenant, env))?);
+        let dir = private_library_dir(&self.data_dir, tenant, env)?;
+        let lib = Arc::new(Library::open(&dir)?);
         open.insert(key, Arc::clone(&lib));
         Ok(lib)
     }

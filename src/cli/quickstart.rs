@@ -15,7 +15,7 @@ use docward::clock;
 use docward::docs::{DocsError, Library, NoProgress};
 use docward::domain::{Env, Plan, Scope, TokenType};
 use docward::keys::{self, NewKey};
-use docward::libraries::library_dir;
+use docward::libraries::private_library_dir;
 use docward::store::{KeyStatus, KeyStore, SharedStore, TenantRecord};
 
 use super::config::{Client, snippet};
@@ -94,7 +94,7 @@ fn prepare(store: &SharedStore, data_dir: &Path, docs: &Path) -> Result<String> 
     } else {
         println!("1. Using tenant '{TENANT}' in {}", data_dir.display());
     }
-    let library = Library::open(&library_dir(data_dir, TENANT, Env::Test))?;
+    let library = Library::open(&private_library_dir(data_dir, TENANT, Env::Test)?)?;
     let report = match library.add_repo(REPO, docs, &NoProgress) {
         Err(DocsError::RepoExists(_)) => library.sync_repo(REPO, &NoProgress)?,
         other => other?,

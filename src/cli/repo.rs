@@ -13,7 +13,7 @@ use serde::Serialize;
 use docward::clock;
 use docward::docs::{self, Library, Progress, RepoInfo, SyncReport};
 use docward::domain::Env;
-use docward::libraries::library_dir;
+use docward::libraries::{library_dir, private_library_dir};
 use docward::store::KeyStore;
 
 use super::output::{print_json, print_table};
@@ -167,7 +167,7 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
         }
         RepoCommand::Rebuild { tenant, env, json } => {
             require_tenant(store, &tenant)?;
-            let dir = library_dir(data_dir, &tenant, env);
+            let dir = private_library_dir(data_dir, &tenant, env)?;
             let report = docs::rebuild(&dir, &Bar::new())?;
             for repo in &report.repos {
                 for skipped in &repo.skipped {
@@ -176,12 +176,29 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                         repo.repo, skipped.path, skipped.reason
                     );
                 }
+                for warning in &repo.warnings {
+                    eprintln!(
+                        "warning: {}: {}: {}",
+                        repo.repo, warning.path, warning.reason
+                    );
+                }
             }
             for missing in &report.not_rebuilt {
                 eprintln!(
                     "error: repo '{name}' was not rebuilt: its source folder {} is missing. When it is back, run `docward repo sync {name} --tenant {tenant} --env {env}`; or remove the repo with `docward repo remove {name} --tenant {tenant} --env {env}`",
                     missing.source.display(),
                     name = missing.name,
+                );
+            }
+            for aside in &report.set_aside {
+                eprintln!(
+                    "warning: a manifest that could not be read was set aside as {}",
+                    aside.display()
+                );
+            }
+            for name in &report.lost {
+                eprintln!(
+                    "error: repo '{name}' was dropped: its manifest could not be read and names no source folder (its copy is listed above). Index the folder again with `docward repo add PATH --tenant {tenant} --env {env} --name {name}`"
                 );
             }
             if json {
@@ -197,7 +214,7 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
                     println!("No repos to rebuild for tenant '{tenant}' ({env}).");
                 }
             }
-            Ok(if report.not_rebuilt.is_empty() {
+            Ok(if report.not_rebuilt.is_empty() && report.lost.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -279,7 +296,7 @@ pub(super) fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {
 }
 
 pub(super) fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Library> {
-    let dir = library_dir(data_dir, tenant, env);
+    let dir = private_library_dir(data_dir, tenant, env)?;
     Library::open(&dir)
         .with_context(|| format!("could not open the docs library in {}", dir.display()))
 }
@@ -287,6 +304,9 @@ pub(super) fn open_library(data_dir: &Path, tenant: &str, env: Env) -> Result<Li
 fn finish_report(report: &SyncReport, tenant: &str, env: Env, json: bool) -> Result<ExitCode> {
     for skipped in &report.skipped {
         eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {}: {}", warning.path, warning.reason);
     }
     if json {
         print_json(report)?;

@@ -99,6 +99,21 @@ pub enum DocsError {
         /// The command that fixes it.
         command: String,
     },
+    /// A repo's manifest cannot be read (damaged, truncated, or of an unknown format).
+    #[error(
+        "the manifest of repo `{name}` (`{}`) cannot be read ({reason}); set it aside and index the repos again from their source folders with `{command}`",
+        .path.display()
+    )]
+    CorruptManifest {
+        /// The repo.
+        name: String,
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// The command that repairs it.
+        command: String,
+    },
     /// Library data on disk is damaged or of an unknown format.
     #[error("library data is corrupt: {0}; remove the repo and add it again")]
     Corrupt(String),
@@ -126,6 +141,7 @@ impl DocsError {
             DocsError::QueryTooLong { .. } => "query_too_long",
             DocsError::Locked => "index_locked",
             DocsError::IndexFormat { .. } => "index_format",
+            DocsError::CorruptManifest { .. } => "corrupt_manifest",
             DocsError::Index(_) | DocsError::Io { .. } | DocsError::Corrupt(_) => "internal",
         }
     }

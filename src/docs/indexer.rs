@@ -11,7 +11,7 @@ use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError, Term};
 use super::error::{DocsError, Result};
 use super::ingest::{self, SourceFile};
 use super::manifest::FileEntry;
-use super::parse::parse_document;
+use super::parse::{MAX_SECTIONS, parse_document};
 use super::schema::{self, DocFields};
 use super::simhash;
 use super::types::{Progress, Skipped};
@@ -35,8 +35,8 @@ pub fn writer(index: &Index) -> Result<IndexWriter> {
 /// What happened to one file.
 #[derive(Debug)]
 enum Outcome {
-    Added(FileEntry),
-    Changed(FileEntry),
+    Added(FileEntry, Option<String>),
+    Changed(FileEntry, Option<String>),
     Unchanged,
     Skipped(String),
 }
@@ -56,6 +56,8 @@ pub struct Applied {
     pub unchanged: u64,
     /// Files not indexed, with reasons.
     pub skipped: Vec<Skipped>,
+    /// Files indexed otherwise than as written (too many sections), with what was done.
+    pub warnings: Vec<Skipped>,
 }
 
 /// Brings the index in line with `files` for `repo`, given what was indexed before
@@ -113,12 +115,18 @@ pub fn apply(
     for (i, outcome) in results {
         let rel = files[i].rel.clone();
         match outcome {
-            Outcome::Added(entry) => {
-                applied.added += 1;
-                applied.files.insert(rel, entry);
-            }
-            Outcome::Changed(entry) => {
-                applied.changed += 1;
+            Outcome::Added(entry, warning) | Outcome::Changed(entry, warning) => {
+                if old.contains_key(&rel) {
+                    applied.changed += 1;
+                } else {
+                    applied.added += 1;
+                }
+                if let Some(reason) = warning {
+                    applied.warnings.push(Skipped {
+                        path: rel.clone(),
+                        reason,
+                    });
+                }
                 applied.files.insert(rel, entry);
             }
             Outcome::Unchanged => {
@@ -156,14 +164,20 @@ fn process(
     if old.is_some_and(|o| o.hash == loaded.hash) {
         return Ok(Outcome::Unchanged);
     }
-    if old.is_some() {
-        writer.delete_term(Term::from_field_text(
-            fields.doc_key,
-            &schema::doc_key(repo, &file.rel),
-        ));
-    }
+    // Always, even for a file the manifest does not know: a crash after an earlier commit may
+    // have left its sections in the index.
+    writer.delete_term(Term::from_field_text(
+        fields.doc_key,
+        &schema::doc_key(repo, &file.rel),
+    ));
     let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
-    let parsed = parse_document(file_name, &loaded.text);
+    let mut parsed = parse_document(file_name, &loaded.text);
+    let warning = parsed.cap_sections().map(|count| {
+        format!(
+            "{count} sections, over the limit of {MAX_SECTIONS}: indexed as {} larger sections",
+            parsed.sections.len()
+        )
+    });
     let key = schema::doc_key(repo, &file.rel);
     let id = schema::doc_id(repo, &file.rel);
     let path_words = path_words(&file.rel);
@@ -193,9 +207,9 @@ fn process(
         sections: parsed.sections.len() as u64,
     };
     Ok(if old.is_some() {
-        Outcome::Changed(entry)
+        Outcome::Changed(entry, warning)
     } else {
-        Outcome::Added(entry)
+        Outcome::Added(entry, warning)
     })
 }
 

@@ -1,9 +1,15 @@
 //! Walking a source folder for documentation files and loading them, honouring
 //! `.gitignore` (even outside git), `.docwardignore`, and skipping hidden entries,
 //! binary files and oversized files.
+//!
+//! A file is opened without following symbolic links and must be the very file the walk saw
+//! (same device and inode), inside the repo root: a file or folder swapped for a symbolic link
+//! between the walk and the read cannot bring another tenant's files (or `/etc`) into the index.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use ignore::WalkBuilder;
 
@@ -23,6 +29,10 @@ pub struct SourceFile {
     pub rel: String,
     /// Absolute (or root-joined) path on disk.
     pub abs: PathBuf,
+    /// The repo root, canonical: the opened file must be below it.
+    pub root: Arc<Path>,
+    /// Device and inode the walk saw (without following links).
+    pub identity: (u64, u64),
 }
 
 /// A loaded file: its text and the blake3 hash (hex) of its bytes.
@@ -38,6 +48,9 @@ pub struct Loaded {
 pub fn list_files(root: &Path) -> (Vec<SourceFile>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
+    let canonical: Arc<Path> = std::fs::canonicalize(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .into();
     let walker = WalkBuilder::new(root)
         .hidden(true)
         .ignore(true)
@@ -66,10 +79,22 @@ pub fn list_files(root: &Path) -> (Vec<SourceFile>, Vec<Skipped>) {
         if format_of(&name).is_none() {
             continue;
         }
+        let identity = match entry.metadata() {
+            Ok(meta) => identity(&meta),
+            Err(err) => {
+                skipped.push(Skipped {
+                    path: entry.path().to_string_lossy().into_owned(),
+                    reason: format!("could not stat: {err}"),
+                });
+                continue;
+            }
+        };
         match relative(root, entry.path()) {
             Some(rel) => files.push(SourceFile {
                 rel,
                 abs: entry.path().to_path_buf(),
+                root: Arc::clone(&canonical),
+                identity,
             }),
             None => skipped.push(Skipped {
                 path: entry.path().to_string_lossy().into_owned(),
@@ -83,7 +108,7 @@ pub fn list_files(root: &Path) -> (Vec<SourceFile>, Vec<Skipped>) {
 
 /// Loads one file, or returns the reason it is skipped.
 pub fn load(file: &SourceFile) -> std::result::Result<Loaded, String> {
-    let mut handle = std::fs::File::open(&file.abs).map_err(|e| format!("could not open: {e}"))?;
+    let mut handle = open_walked(file)?;
     let len = handle
         .metadata()
         .map_err(|e| format!("could not stat: {e}"))?
@@ -108,6 +133,81 @@ pub fn load(file: &SourceFile) -> std::result::Result<Loaded, String> {
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let text = String::from_utf8(bytes).map_err(|_| "binary file (not valid UTF-8)".to_string())?;
     Ok(Loaded { text, hash })
+}
+
+/// Opens a walked file for reading, refusing anything but that very file: a symbolic link (not
+/// followed), another file put in its place, or a file outside the repo root (reached through
+/// a folder swapped for a link).
+pub fn open_walked(file: &SourceFile) -> std::result::Result<File, String> {
+    let handle = open_no_follow(&file.abs).map_err(|e| {
+        if e.raw_os_error() == Some(nix::libc::ELOOP) {
+            "it is a symbolic link now (it was replaced after the folder was read); not following it"
+                .to_string()
+        } else {
+            format!("could not open: {e}")
+        }
+    })?;
+    let meta = handle
+        .metadata()
+        .map_err(|e| format!("could not stat: {e}"))?;
+    if !meta.is_file() {
+        return Err("it is no longer a regular file".to_string());
+    }
+    if identity(&meta) != file.identity {
+        return Err(
+            "it is not the file the folder listing saw (replaced, or reached through a folder swapped for a link); not reading it"
+                .to_string(),
+        );
+    }
+    let opened = opened_path(&handle, &file.abs)?;
+    if !opened.starts_with(&file.root) {
+        return Err(format!(
+            "it resolves to {}, outside the repo folder {}; not reading it",
+            opened.display(),
+            file.root.display()
+        ));
+    }
+    Ok(handle)
+}
+
+/// Opens read-only without following a final symbolic link, and without blocking on a FIFO.
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Where an open file really is: its `/proc/self/fd` link on Linux (no race), else the
+/// canonical form of the path it was opened by.
+fn opened_path(handle: &File, path: &Path) -> std::result::Result<PathBuf, String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd())) {
+            return Ok(p);
+        }
+    }
+    let _ = handle;
+    std::fs::canonicalize(path).map_err(|e| format!("could not resolve its path: {e}"))
+}
+
+/// Device and inode of a file.
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
 }
 
 /// `path` relative to `root`, `/`-separated; None if a component is not UTF-8.
@@ -168,6 +268,43 @@ mod tests {
             ]
         );
         assert!(skipped.is_empty());
+    }
+
+    /// The one file walked in `root`.
+    fn walked(root: &Path, rel: &str) -> SourceFile {
+        let (files, _) = list_files(root);
+        files.into_iter().find(|f| f.rel == rel).unwrap()
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_symlink_after_the_walk_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("repo"), dir.path().join("other-tenant"));
+        write(&root, "a.md", b"# mine");
+        write(&outside, "secret.md", b"# other tenant's secret");
+        let file = walked(&root, "a.md");
+        std::fs::remove_file(&file.abs).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret.md"), &file.abs).unwrap();
+        let refused = load(&file).map(|l| l.text).unwrap_err();
+        assert!(refused.contains("symbolic link"), "{refused}");
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_symlink_after_the_walk_does_not_escape_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("repo"), dir.path().join("other-tenant"));
+        write(&root, "sub/a.md", b"# mine");
+        write(&outside, "a.md", b"# other tenant's secret");
+        let file = walked(&root, "sub/a.md");
+        std::fs::remove_dir_all(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+        let refused = load(&file).map(|l| l.text).unwrap_err();
+        assert!(refused.contains("not the file"), "{refused}");
+        // Even a walk that itself went through the link finds the file outside the root.
+        let mut through = file.clone();
+        through.identity = identity(&std::fs::metadata(outside.join("a.md")).unwrap());
+        let refused = load(&through).map(|l| l.text).unwrap_err();
+        assert!(refused.contains("outside the repo folder"), "{refused}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError, Term};
 
+use super::census;
 use super::error::{DocsError, Result};
 use super::indexer;
 use super::ingest;
@@ -40,9 +41,13 @@ impl Library {
     pub fn open(dir: &Path) -> Result<Library> {
         super::rebuild::recover(dir)?;
         let index_dir = dir.join("index");
-        std::fs::create_dir_all(&index_dir).map_err(|e| DocsError::io(&index_dir, e))?;
-        std::fs::create_dir_all(manifest::repos_dir(dir))
-            .map_err(|e| DocsError::io(manifest::repos_dir(dir), e))?;
+        for private in [
+            dir.to_path_buf(),
+            index_dir.clone(),
+            manifest::repos_dir(dir),
+        ] {
+            crate::private_dir::create(&private).map_err(|e| DocsError::io(&private, e))?;
+        }
         let fields = schema::build();
         let index = open_index(&index_dir, &fields)?;
         schema::register(&index);
@@ -176,14 +181,24 @@ impl Library {
     ) -> Result<SyncReport> {
         let (files, mut skipped) = ingest::list_files(&manifest.source);
         progress.start(files.len() as u64);
-        let applied = indexer::apply(
+        let trusted = self.repair_leftovers(&writer, &manifest)?;
+        let mut applied = indexer::apply(
             &writer,
             &self.fields,
             &manifest.name,
             &files,
-            &manifest.files,
+            &trusted.files,
             progress,
         )?;
+        for path in trusted.orphans {
+            if !applied.files.contains_key(&path) {
+                writer.delete_term(Term::from_field_text(
+                    self.fields.doc_key,
+                    &schema::doc_key(&manifest.name, &path),
+                ));
+                applied.removed += 1;
+            }
+        }
         writer.commit()?;
         finish_writer(writer)?;
         skipped.extend(applied.skipped);
@@ -199,6 +214,7 @@ impl Library {
             removed: applied.removed,
             unchanged: applied.unchanged,
             skipped,
+            warnings: applied.warnings,
             documents: manifest.documents(),
             sections: manifest.sections(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -206,24 +222,73 @@ impl Library {
     }
 }
 
-/// An index of another format, with the command that rebuilds it. Libraries live in
-/// `<data dir>/docs/<tenant>/<env>`, so the index folder's parents name the tenant and env.
+/// What the manifest says of a repo, checked against the index.
+struct Trusted {
+    /// Manifest entries whose sections are in the index exactly once.
+    files: std::collections::BTreeMap<String, manifest::FileEntry>,
+    /// Paths in the index that the manifest does not list, or lists with another count.
+    orphans: Vec<String>,
+}
+
+impl Library {
+    /// Repairs what a crash between an index commit and a manifest write left behind
+    /// (documents of repos without a manifest are deleted), and returns which of `manifest`'s
+    /// entries the index really holds: the others are indexed again, so that no path is
+    /// indexed twice and no orphan stays. The caller holds the write lock.
+    fn repair_leftovers(&self, writer: &IndexWriter, manifest: &Manifest) -> Result<Trusted> {
+        self.reader.reload()?;
+        let mut census = census::sections_by_document(&self.reader.searcher())?;
+        let known = manifest::names(&self.dir)?;
+        for repo in census.keys() {
+            if *repo != manifest.name && !known.contains(repo) {
+                tracing::warn!(repo = %repo, "deleting documents of a repo without a manifest (left by an interrupted add)");
+                writer.delete_term(Term::from_field_text(self.fields.repo, repo));
+            }
+        }
+        let held = census.remove(&manifest.name).unwrap_or_default();
+        let mut trusted = Trusted {
+            files: Default::default(),
+            orphans: Vec::new(),
+        };
+        for (path, sections) in held {
+            match manifest.files.get(&path) {
+                Some(entry) if entry.sections == sections => {
+                    trusted.files.insert(path, entry.clone());
+                }
+                _ => {
+                    tracing::warn!(repo = %manifest.name, path = %path, sections, "repairing a document the manifest does not match (left by an interrupted sync)");
+                    trusted.orphans.push(path);
+                }
+            }
+        }
+        Ok(trusted)
+    }
+}
+
+/// An index of another format, with the command that rebuilds it.
 fn index_format(index_dir: &Path, reason: String) -> DocsError {
-    let name = |p: Option<&Path>| {
-        p.and_then(Path::file_name)
-            .map_or_else(|| "…".to_owned(), |n| n.to_string_lossy().into_owned())
-    };
-    let library = index_dir.parent();
-    let command = format!(
-        "docward repo rebuild --tenant {} --env {}",
-        name(library.and_then(Path::parent)),
-        name(library)
-    );
+    let command = index_dir
+        .parent()
+        .map_or_else(|| rebuild_command(index_dir), rebuild_command);
     DocsError::IndexFormat {
         dir: index_dir.to_path_buf(),
         reason,
         command,
     }
+}
+
+/// The command that rebuilds the library in `dir`. Libraries live in
+/// `<data dir>/docs/<tenant>/<env>`, so its parents name the tenant and env.
+pub(super) fn rebuild_command(library: &Path) -> String {
+    let name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map_or_else(|| "…".to_owned(), |n| n.to_string_lossy().into_owned())
+    };
+    format!(
+        "docward repo rebuild --tenant {} --env {}",
+        name(library.parent()),
+        name(Some(library))
+    )
 }
 
 /// The repos of the library in `dir`, sorted by name, from their manifests alone (without

@@ -32,7 +32,7 @@ pub fn lock(dir: &Path) -> Result<WriteLock> {
 }
 
 fn open(dir: &Path) -> Result<File> {
-    std::fs::create_dir_all(dir).map_err(|e| DocsError::io(dir, e))?;
+    crate::private_dir::create(dir).map_err(|e| DocsError::io(dir, e))?;
     let path = dir.join("write.lock");
     OpenOptions::new()
         .create(true)

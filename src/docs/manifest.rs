@@ -87,7 +87,8 @@ fn manifest_path(library: &Path, name: &str) -> PathBuf {
     repos_dir(library).join(format!("{name}.json"))
 }
 
-/// Loads the manifest of `name`, or None if there is none.
+/// Loads the manifest of `name`, or None if there is none. A manifest that cannot be read is
+/// `DocsError::CorruptManifest`, naming the file and the command that repairs it.
 pub fn load(library: &Path, name: &str) -> Result<Option<Manifest>> {
     let path = manifest_path(library, name);
     let bytes = match std::fs::read(&path) {
@@ -95,15 +96,54 @@ pub fn load(library: &Path, name: &str) -> Result<Option<Manifest>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(DocsError::io(path, e)),
     };
-    let manifest: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| DocsError::Corrupt(format!("manifest {}: {e}", path.display())))?;
-    if manifest.version != VERSION || manifest.name != name {
-        return Err(DocsError::Corrupt(format!(
-            "manifest {} has an unexpected version or name",
-            path.display()
+    let corrupt = |reason: String| DocsError::CorruptManifest {
+        name: name.to_string(),
+        path: path.clone(),
+        reason,
+        command: super::library::rebuild_command(library),
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
+    if manifest.version != VERSION {
+        return Err(corrupt(format!(
+            "format version {} where {VERSION} was expected",
+            manifest.version
         )));
     }
+    if manifest.name != name {
+        return Err(corrupt(format!("it names repo `{}`", manifest.name)));
+    }
     Ok(Some(manifest))
+}
+
+/// The source folder named in a manifest that cannot be read as a whole (truncated, or
+/// damaged after its start: the source comes before the file table).
+pub fn salvage_source(library: &Path, name: &str) -> Option<PathBuf> {
+    let bytes = std::fs::read(manifest_path(library, name)).ok()?;
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        return value.get("source")?.as_str().map(PathBuf::from);
+    }
+    const KEY: &[u8] = b"\"source\":";
+    let at = bytes.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let source = serde_json::Deserializer::from_slice(&bytes[at..])
+        .into_iter::<String>()
+        .next()?
+        .ok()?;
+    Some(PathBuf::from(source))
+}
+
+/// Copies an unreadable manifest to `<name>.json.corrupt-<unix seconds>` beside it, for
+/// inspection, and returns the copy's path. `remove` also deletes the original.
+pub fn set_aside(library: &Path, name: &str, remove: bool) -> Result<PathBuf> {
+    let path = manifest_path(library, name);
+    let aside = repos_dir(library).join(format!("{name}.json.corrupt-{}", now()));
+    let result = if remove {
+        std::fs::rename(&path, &aside)
+    } else {
+        std::fs::copy(&path, &aside).map(|_| ())
+    };
+    result.map_err(|e| DocsError::io(&path, e))?;
+    Ok(aside)
 }
 
 /// Names of all repos with a manifest, sorted.
@@ -132,7 +172,7 @@ pub fn names(library: &Path) -> Result<Vec<String>> {
 /// Writes a manifest atomically: a temp file in the same folder, fsync, rename.
 pub fn save(library: &Path, manifest: &Manifest) -> Result<()> {
     let dir = repos_dir(library);
-    std::fs::create_dir_all(&dir).map_err(|e| DocsError::io(&dir, e))?;
+    crate::private_dir::create(&dir).map_err(|e| DocsError::io(&dir, e))?;
     let path = manifest_path(library, &manifest.name);
     let tmp = dir.join(format!(
         ".{}.json.tmp-{}",
@@ -168,6 +208,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_source_of_a_truncated_manifest_is_salvaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::new("b", PathBuf::from("/src/with \"quotes\""));
+        m.files.insert(
+            "a.md".into(),
+            FileEntry {
+                hash: "h".repeat(64),
+                sections: 3,
+            },
+        );
+        save(dir.path(), &m).unwrap();
+        let file = repos_dir(dir.path()).join("b.json");
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() - 20]).unwrap();
+        let err = load(dir.path(), "b").unwrap_err().to_string();
+        assert!(err.contains(&file.display().to_string()), "{err}");
+        assert_eq!(salvage_source(dir.path(), "b"), Some(m.source));
+    }
+
+    #[test]
     fn save_load_list_delete() {
         let dir = tempfile::tempdir().unwrap();
         let mut m = Manifest::new("b", PathBuf::from("/src"));
@@ -187,6 +247,10 @@ mod tests {
         delete(dir.path(), "b").unwrap();
         assert!(load(dir.path(), "b").unwrap().is_none());
         std::fs::write(repos_dir(dir.path()).join("a.json"), b"{not json").unwrap();
-        assert!(matches!(load(dir.path(), "a"), Err(DocsError::Corrupt(_))));
+        assert!(matches!(
+            load(dir.path(), "a"),
+            Err(DocsError::CorruptManifest { .. })
+        ));
+        assert_eq!(salvage_source(dir.path(), "a"), None);
     }
 }

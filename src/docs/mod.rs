@@ -2,6 +2,7 @@
 //! reStructuredText and text files into sections, indexes them with tantivy (BM25,
 //! English stemming) and serves section search and whole-document reads.
 
+mod census;
 mod error;
 mod frontmatter;
 mod getdoc;

@@ -8,6 +8,10 @@ use super::{frontmatter, markdown, plaintext};
 /// Sections longer than this (bytes) are split further at top-level block boundaries.
 pub const MAX_SECTION_BYTES: usize = 8 * 1024;
 
+/// Most sections indexed for one document. A file with more (a 5 MiB file of one-line
+/// headings has hundreds of thousands) is indexed with neighbouring sections joined.
+pub const MAX_SECTIONS: usize = 10_000;
+
 /// A top-level block start found by a format scanner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -53,6 +57,27 @@ impl ParsedDoc {
             .get(i)
             .and_then(|s| self.body.get(s.range.clone()))
             .unwrap_or("")
+    }
+}
+
+impl ParsedDoc {
+    /// Joins neighbouring sections (each group keeps its first heading trail) so that at most
+    /// [`MAX_SECTIONS`] remain; returns how many there were when it had to.
+    pub fn cap_sections(&mut self) -> Option<usize> {
+        let count = self.sections.len();
+        if count <= MAX_SECTIONS {
+            return None;
+        }
+        let group = count.div_ceil(MAX_SECTIONS);
+        self.sections = self
+            .sections
+            .chunks(group)
+            .map(|chunk| SectionSpan {
+                headings: chunk[0].headings.clone(),
+                range: chunk[0].range.start..chunk[chunk.len() - 1].range.end,
+            })
+            .collect();
+        Some(count)
     }
 }
 
@@ -312,5 +337,22 @@ mod tests {
             vec!["Title".to_string(), "Part".to_string()]
         );
         assert_eq!(joined(&doc), raw);
+    }
+
+    #[test]
+    fn too_many_sections_are_joined_and_still_reproduce_the_text() {
+        let mut raw = String::from("# Huge\n\n");
+        for i in 0..(MAX_SECTIONS * 2 + 5) {
+            raw.push_str(&format!("## s{i}\n\nw{i}\n\n"));
+        }
+        let mut doc = parse_document("huge.md", &raw);
+        assert_eq!(doc.cap_sections(), Some(MAX_SECTIONS * 2 + 6));
+        assert!(doc.sections.len() <= MAX_SECTIONS);
+        let whole: String = (0..doc.sections.len())
+            .map(|i| doc.section_text(i))
+            .collect();
+        assert_eq!(whole, raw);
+        assert_eq!(doc.sections[1].headings, ["Huge", "s2"]);
+        assert_eq!(doc.cap_sections(), None);
     }
 }

@@ -7,6 +7,9 @@
 //! point is repaired by [`recover`], which every opening of the library runs first: before the
 //! mark it discards `.rebuild`, after it finishes the swap. Manifests are never moved away, so
 //! the record of which repos exist always survives.
+//!
+//! A manifest that cannot be read is copied to `<name>.json.corrupt-<time>` and its repo is
+//! indexed again from the source folder still legible in it; the rebuilt manifest replaces it.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,12 @@ pub struct RebuildReport {
     /// Repos not indexed because their source folder is missing. Their records stay, emptied:
     /// `docward repo sync` indexes them again once the folder is back.
     pub not_rebuilt: Vec<MissingSource>,
+    /// Copies of manifests that could not be read; their repos were indexed again from the
+    /// source folder named in what could be read.
+    pub set_aside: Vec<PathBuf>,
+    /// Repos whose unreadable manifest did not even name a source folder: dropped (their copy
+    /// is in `set_aside`); `docward repo add` indexes the folder again.
+    pub lost: Vec<String>,
 }
 
 /// A repo a rebuild could not index.
@@ -49,12 +58,29 @@ pub fn rebuild(dir: &Path, progress: &dyn Progress) -> Result<RebuildReport> {
     let mut report = RebuildReport {
         repos: Vec::new(),
         not_rebuilt: Vec::new(),
+        set_aside: Vec::new(),
+        lost: Vec::new(),
     };
     {
         let fresh = Library::open(&staging)?;
         for name in manifest::names(dir)? {
-            let Some(old) = manifest::load(dir, &name)? else {
-                continue;
+            let old = match manifest::load(dir, &name) {
+                Ok(Some(old)) => old,
+                Ok(None) => continue,
+                Err(DocsError::CorruptManifest { reason, path, .. }) => {
+                    // Keep a copy; the rebuilt manifest replaces the file when the swap is done.
+                    let aside = manifest::set_aside(dir, &name, false)?;
+                    tracing::warn!(repo = %name, manifest = %path.display(), copy = %aside.display(), "rebuilding a repo whose manifest cannot be read: {reason}");
+                    report.set_aside.push(aside);
+                    match manifest::salvage_source(dir, &name) {
+                        Some(source) => Manifest::new(&name, source),
+                        None => {
+                            report.lost.push(name);
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
             };
             if old.source.is_dir() {
                 report
@@ -72,6 +98,9 @@ pub fn rebuild(dir: &Path, progress: &dyn Progress) -> Result<RebuildReport> {
     }
     write_file(&staging.join(COMPLETE))?;
     repair(dir)?;
+    for name in &report.lost {
+        manifest::delete(dir, name)?;
+    }
     Ok(report)
 }
 
@@ -93,7 +122,7 @@ fn repair(dir: &Path) -> Result<()> {
         // The new index is complete: finish the swap.
         if staging.join("index").exists() {
             remove_dir_if_present(&old)?;
-            std::fs::create_dir_all(&old).map_err(|e| DocsError::io(&old, e))?;
+            crate::private_dir::create(&old).map_err(|e| DocsError::io(&old, e))?;
             if index.exists() {
                 rename(&index, &old.join("index"))?;
             }

@@ -711,3 +711,94 @@ fn nearly_the_same_section_under_the_same_heading_folds_and_templates_do_not() {
             .any(|h| h.path == "other.md" && h.also_in.is_empty())
     );
 }
+
+/// The places a search for `word` names `path` at, folded copies included.
+fn mentions(lib: &Library, word: &str, path: &str) -> usize {
+    lib.search(word, None, 20)
+        .unwrap()
+        .iter()
+        .map(|hit| {
+            usize::from(hit.path == path) + hit.also_in.iter().filter(|c| c.path == path).count()
+        })
+        .sum()
+}
+
+#[test]
+fn a_sync_after_a_crash_between_commit_and_manifest_leaves_each_document_once() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.md", "# A\n\nalpha text\n");
+    let (lib_dir, lib) = open_with(src.path());
+    let manifest_file = lib_dir.path().join("repos/docs.json");
+    let before = std::fs::read(&manifest_file).unwrap();
+
+    write(src.path(), "dup.md", "# Dup\n\ndurian text\n");
+    write(src.path(), "orphan.md", "# Orphan\n\nguava text\n");
+    lib.sync_repo("docs", &NoProgress).unwrap();
+    // Killed after the commit, before the manifest write: the index has both new files, the
+    // manifest neither. Meanwhile orphan.md is deleted from the folder.
+    std::fs::write(&manifest_file, before).unwrap();
+    std::fs::remove_file(src.path().join("orphan.md")).unwrap();
+
+    let report = lib.sync_repo("docs", &NoProgress).unwrap();
+    assert_eq!(report.documents, 2);
+    assert_eq!(mentions(&lib, "durian", "dup.md"), 1);
+    assert_eq!(lib.get_doc("docs", "dup.md", 0).unwrap().total_sections, 1);
+    assert!(lib.search("guava", None, 5).unwrap().is_empty());
+    assert_eq!(
+        lib.get_doc("docs", "orphan.md", 0).unwrap_err().code(),
+        "unknown_doc"
+    );
+}
+
+#[test]
+fn a_sync_deletes_documents_of_a_repo_whose_add_never_wrote_its_manifest() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.md", "# A\n\nalpha text\n");
+    let ghost = tempfile::tempdir().unwrap();
+    write(ghost.path(), "g.md", "# Ghost\n\nkiwano text\n");
+    let (lib_dir, lib) = open_with(src.path());
+    lib.add_repo("ghost", ghost.path(), &NoProgress).unwrap();
+    // Killed after the add's commit, before its manifest was written.
+    std::fs::remove_file(lib_dir.path().join("repos/ghost.json")).unwrap();
+    lib.sync_repo("docs", &NoProgress).unwrap();
+    assert!(lib.search("kiwano", None, 5).unwrap().is_empty());
+    assert_eq!(mentions(&lib, "alpha", "a.md"), 1);
+}
+
+#[test]
+fn a_get_doc_page_reads_only_its_own_sections_from_the_store() {
+    let src = tempfile::tempdir().unwrap();
+    let mut doc = String::from("# Long\n\n");
+    for i in 0..8_000 {
+        doc.push_str(&format!("## Entry {i}\n\n{}\n\n", "word ".repeat(16)));
+    }
+    write(src.path(), "long.md", &doc);
+    let (_d, lib) = open_with(src.path());
+    // Sections read from the store by one call, counted by the searcher's block cache; a
+    // reload in between (it resets the counts) makes the attempt start again.
+    let measure = || loop {
+        let searcher = lib.reader.searcher();
+        let before = searcher.doc_store_cache_stats();
+        let page = lib.get_doc("docs", "long.md", 4_000).unwrap();
+        let after = lib.reader.searcher();
+        if after.generation().generation_id() == searcher.generation().generation_id() {
+            let after = after.doc_store_cache_stats();
+            let read =
+                after.cache_hits + after.cache_misses - before.cache_hits - before.cache_misses;
+            return (page, read);
+        }
+    };
+    let (page, read) = measure();
+    let next = page.next_section.unwrap();
+    assert_eq!(page.total_sections, 8_001);
+    assert!(
+        next > 4_100,
+        "a page of about 1,000 sections, not {}",
+        next - 4_000
+    );
+    assert!(
+        read <= next - 4_000 + 1,
+        "{read} stored sections read for a page of {}",
+        next - 4_000
+    );
+}

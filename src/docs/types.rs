@@ -61,6 +61,9 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Files that were not indexed, with reasons.
     pub skipped: Vec<Skipped>,
+    /// Files indexed otherwise than as written (over the section limit), and how.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Skipped>,
     /// Documents in the repo afterwards.
     pub documents: u64,
     /// Sections in the repo afterwards.

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::DocServer;
 use super::render;
+use crate::docs::RepoInfo;
 use crate::domain::Scope;
 use crate::gate::Admission;
 
@@ -68,6 +69,22 @@ fn tool_success(text: String, structured: serde_json::Value) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = Some(structured);
     result
+}
+
+/// Repos as key holders see them: no source folder, which is a path on the server that only
+/// operators need (`docward repo list` shows it).
+fn listed(repos: &[RepoInfo]) -> Vec<serde_json::Value> {
+    repos
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "documents": r.documents,
+                "sections": r.sections,
+                "indexed_at": r.indexed_at,
+            })
+        })
+        .collect()
 }
 
 #[tool_router]
@@ -137,7 +154,7 @@ impl DocServer {
             .get(&p.tenant, p.env)
             .and_then(|lib| lib.repos());
         Ok(match outcome {
-            Ok(repos) => tool_success(render::repos(&repos), json!({ "repos": repos })),
+            Ok(repos) => tool_success(render::repos(&repos), json!({ "repos": listed(&repos) })),
             Err(e) => tool_error(e.to_string(), e.code()),
         })
     }

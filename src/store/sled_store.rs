@@ -56,13 +56,12 @@ impl SledStore {
         }
         if !data_dir.exists() {
             std::fs::create_dir_all(data_dir).map_err(|e| io_error(data_dir, e))?;
-            restrict_permissions(data_dir);
+            crate::private_dir::restrict(data_dir);
         }
         let path = data_dir.join("store");
         // The database folder is private whatever the data dir's own mode (a folder made by
         // hand or restored from a backup may be readable by others).
-        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
-        restrict_permissions(&path);
+        crate::private_dir::create(&path).map_err(|e| io_error(&path, e))?;
         let db = match open_db(&path) {
             // A snapshot that a full disk (or a crash) left half-written makes sled 0.34 refuse
             // the whole store: it reads the newest `snap.*` file, finished or not.
@@ -672,25 +671,6 @@ fn io_error(path: &Path, err: std::io::Error) -> StoreError {
 }
 
 /// Keeps a folder private to its owner (mode 0700) when others can read or enter it.
-fn restrict_permissions(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(dir)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
-                Ok(()) => {
-                    tracing::info!(dir = %dir.display(), "made the data dir private (mode 0700)")
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), "the data dir is readable by other users and could not be made private: {e}")
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
