@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use rmcp::ServiceExt;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::{RoleServer, ServiceExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Credential, DocServer, ServerState};
 use crate::clock;
@@ -40,7 +42,18 @@ pub async fn serve_stdio(state: Arc<ServerState>, key: Option<String>) -> anyhow
         ),
     }
     let server = DocServer::new(state, Credential::Fixed(key.map(Arc::from)));
-    let running = server.serve(rmcp::transport::stdio()).await?;
+    let (stdin, stdout) = rmcp::transport::stdio();
+    let running = server.serve(line_transport(stdin, stdout)).await?;
     running.waiting().await?;
     Ok(())
+}
+
+/// The stdio framing: one JSON-RPC message per `\n`-terminated line, with rmcp's line cap
+/// ([`rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH`]).
+pub fn line_transport<R, W>(read: R, write: W) -> AsyncRwTransport<RoleServer, R, W>
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    AsyncRwTransport::new_server(read, write)
 }

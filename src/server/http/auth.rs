@@ -34,14 +34,20 @@ pub enum HttpAuth {
 }
 
 /// The parts of a JSON-RPC body the layer needs.
-struct Peek {
-    id: Option<Value>,
-    method: Option<String>,
-    tool_call: Option<String>,
-    batch_with_tool_call: bool,
+#[derive(Debug)]
+pub struct Peek {
+    /// The request id, to answer a refusal with.
+    pub id: Option<Value>,
+    /// The method of a single (non-batch) message.
+    pub method: Option<String>,
+    /// The tool name when the message is a `tools/call` (empty if it names none).
+    pub tool_call: Option<String>,
+    /// Whether the body is a batch that contains a `tools/call`.
+    pub batch_with_tool_call: bool,
 }
 
-fn peek(body: &[u8]) -> Peek {
+/// Reads the parts the layer needs from a request body; anything that is not JSON yields none.
+pub fn peek(body: &[u8]) -> Peek {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let is_tool_call = |v: &Value| v.get("method").and_then(Value::as_str) == Some("tools/call");
     Peek {
@@ -64,7 +70,7 @@ fn peek(body: &[u8]) -> Peek {
 }
 
 /// The bearer token, if the header is present and well formed.
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -73,7 +79,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes (leaving malformed ones as they are).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -95,7 +101,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Whether the URL carries something that looks like a key: a key-like parameter name, or a
 /// docward token anywhere in the path or the query, percent-encoded or not.
-fn key_in_url(uri: &axum::http::Uri) -> bool {
+pub fn key_in_url(uri: &axum::http::Uri) -> bool {
     const NAMES: [&str; 7] = [
         "api_key",
         "apikey",
@@ -119,7 +125,7 @@ fn key_in_url(uri: &axum::http::Uri) -> bool {
 }
 
 /// The `sessionId` query parameter of a legacy SSE message.
-pub(crate) fn query_session(uri: &axum::http::Uri) -> Option<String> {
+pub fn query_session(uri: &axum::http::Uri) -> Option<String> {
     uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|pair| pair.split_once('='))

@@ -23,6 +23,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::HttpAuth;
 
+/// The request-reading helpers of the auth layer and the legacy message endpoint, exposed only
+/// for the fuzz targets in `fuzz/`: not a supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::auth::{Peek, bearer, key_in_url, peek, percent_decode, query_session};
+    pub use super::sse::decode_message;
+}
+
 use super::{Credential, DocServer, ServerState};
 use sessions::SessionKeys;
 
