@@ -119,7 +119,9 @@ pub fn key_in_url(uri: &axum::http::Uri) -> bool {
         q.split('&').any(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let (name, value) = (percent_decode(name), percent_decode(value));
-            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) || looks_like_token(&value)
+            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim()))
+                || looks_like_token(&name)
+                || looks_like_token(&value)
         })
     })
 }
@@ -370,6 +372,14 @@ mod tests {
         assert!(key_in_url(&url("/mcp/dw_test_abc")));
         assert!(!key_in_url(&url("/message?sessionId=abc")));
         assert!(!key_in_url(&url("/mcp")));
+    }
+
+    #[test]
+    fn a_token_as_a_query_parameter_name_is_spotted() {
+        let url = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(key_in_url(&url("/mcp?dw_live_abc")));
+        assert!(key_in_url(&url("/message?sessionId=1&dw%5Ftest%5Fabc=1")));
+        assert!(key_in_url(&url("/message?sessiodw_test_nId=3f2a&x=1")));
     }
 
     #[test]
