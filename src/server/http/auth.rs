@@ -112,7 +112,11 @@ pub fn key_in_url(uri: &axum::http::Uri) -> bool {
         "authorization",
     ];
     let looks_like_token = |s: &str| s.contains("dw_live_") || s.contains("dw_test_");
-    if looks_like_token(&percent_decode(uri.path())) {
+    // Raw as well as decoded: a stray escape such as `%3` before `dw_…` hides it when decoded.
+    let raw = [Some(uri.path()), uri.query()];
+    if raw.into_iter().flatten().any(looks_like_token)
+        || looks_like_token(&percent_decode(uri.path()))
+    {
         return true;
     }
     uri.query().is_some_and(|q| {
@@ -380,6 +384,14 @@ mod tests {
         assert!(key_in_url(&url("/mcp?dw_live_abc")));
         assert!(key_in_url(&url("/message?sessionId=1&dw%5Ftest%5Fabc=1")));
         assert!(key_in_url(&url("/message?sessiodw_test_nId=3f2a&x=1")));
+    }
+
+    #[test]
+    fn a_token_cut_by_a_percent_escape_is_spotted() {
+        let url = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(key_in_url(&url("/mcp?api%3dw_test_d")));
+        assert!(key_in_url(&url("/mcp?x=%3dw_live_abc")));
+        assert!(key_in_url(&url("/mcp/%3dw_live_abc")));
     }
 
     #[test]
