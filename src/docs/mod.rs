@@ -24,6 +24,13 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+/// The splitter that turns a file's text into sections, exposed only for the fuzz targets in
+/// `fuzz/`: not a supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::parse::{MAX_SECTION_BYTES, ParsedDoc, SectionSpan, parse_document};
+}
+
 pub use error::{DocsError, Result};
 pub use library::{Library, repos_in};
 pub use names::{default_repo_name, validate_repo_name};

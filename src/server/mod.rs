@@ -25,6 +25,12 @@ use serde_json::json;
 /// The readable text of a search answer, exactly as the `search` tool returns it.
 pub use render::search as search_text;
 pub use stdio::serve_stdio;
+
+/// The stdio framing, exposed only for the fuzz targets in `fuzz/`: not a supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::stdio::line_transport;
+}
 pub use tools::{GetDocArgs, ListReposArgs, SearchArgs, TOOL_SCOPES, scope_for};
 
 use crate::auth::Principal;

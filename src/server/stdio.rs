@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use rmcp::ServiceExt;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::{RoleServer, ServiceExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Credential, DocServer, ServerState, stdio_framing};
 use crate::clock;
@@ -57,9 +59,19 @@ pub async fn serve_stdio(state: Arc<ServerState>, key: Option<String>) -> anyhow
         tokio::io::stdout(),
         error_replies,
     ));
-    let running = server.serve((rmcp_input, rmcp_output)).await?;
+    let running = server.serve(line_transport(rmcp_input, rmcp_output)).await?;
     running.waiting().await?;
     input.abort();
     let _ = output.await;
     Ok(())
+}
+
+/// The stdio framing: one JSON-RPC message per `\n`-terminated line, with rmcp's line cap
+/// ([`rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH`]).
+pub fn line_transport<R, W>(read: R, write: W) -> AsyncRwTransport<RoleServer, R, W>
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    AsyncRwTransport::new_server(read, write)
 }

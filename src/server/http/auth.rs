@@ -35,14 +35,20 @@ pub enum HttpAuth {
 }
 
 /// The parts of a JSON-RPC body the layer needs.
-struct Peek {
-    id: Option<Value>,
-    method: Option<String>,
-    tool_call: Option<String>,
-    batch_with_tool_call: bool,
+#[derive(Debug)]
+pub struct Peek {
+    /// The request id, to answer a refusal with.
+    pub id: Option<Value>,
+    /// The method of a single (non-batch) message.
+    pub method: Option<String>,
+    /// The tool name when the message is a `tools/call` (empty if it names none).
+    pub tool_call: Option<String>,
+    /// Whether the body is a batch that contains a `tools/call`.
+    pub batch_with_tool_call: bool,
 }
 
-fn peek(body: &[u8]) -> Peek {
+/// Reads the parts the layer needs from a request body; anything that is not JSON yields none.
+pub fn peek(body: &[u8]) -> Peek {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let is_tool_call = |v: &Value| v.get("method").and_then(Value::as_str) == Some("tools/call");
     Peek {
@@ -65,7 +71,7 @@ fn peek(body: &[u8]) -> Peek {
 }
 
 /// The bearer token, if the header is present and well formed.
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -74,7 +80,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes (leaving malformed ones as they are).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -96,7 +102,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Whether the URL carries something that looks like a key: a key-like parameter name, or a
 /// docward token anywhere in the path or the query, percent-encoded or not.
-fn key_in_url(uri: &axum::http::Uri) -> bool {
+pub fn key_in_url(uri: &axum::http::Uri) -> bool {
     const NAMES: [&str; 7] = [
         "api_key",
         "apikey",
@@ -107,20 +113,26 @@ fn key_in_url(uri: &axum::http::Uri) -> bool {
         "authorization",
     ];
     let looks_like_token = |s: &str| s.contains("dw_live_") || s.contains("dw_test_");
-    if looks_like_token(&percent_decode(uri.path())) {
+    // Raw as well as decoded: a stray escape such as `%3` before `dw_…` hides it when decoded.
+    let raw = [Some(uri.path()), uri.query()];
+    if raw.into_iter().flatten().any(looks_like_token)
+        || looks_like_token(&percent_decode(uri.path()))
+    {
         return true;
     }
     uri.query().is_some_and(|q| {
         q.split('&').any(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let (name, value) = (percent_decode(name), percent_decode(value));
-            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) || looks_like_token(&value)
+            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim()))
+                || looks_like_token(&name)
+                || looks_like_token(&value)
         })
     })
 }
 
 /// The `sessionId` query parameter of a legacy SSE message.
-pub(crate) fn query_session(uri: &axum::http::Uri) -> Option<String> {
+pub fn query_session(uri: &axum::http::Uri) -> Option<String> {
     uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|pair| pair.split_once('='))
@@ -438,6 +450,22 @@ mod tests {
         assert!(key_in_url(&url("/mcp/dw_test_abc")));
         assert!(!key_in_url(&url("/message?sessionId=abc")));
         assert!(!key_in_url(&url("/mcp")));
+    }
+
+    #[test]
+    fn a_token_as_a_query_parameter_name_is_spotted() {
+        let url = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(key_in_url(&url("/mcp?dw_live_abc")));
+        assert!(key_in_url(&url("/message?sessionId=1&dw%5Ftest%5Fabc=1")));
+        assert!(key_in_url(&url("/message?sessiodw_test_nId=3f2a&x=1")));
+    }
+
+    #[test]
+    fn a_token_cut_by_a_percent_escape_is_spotted() {
+        let url = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(key_in_url(&url("/mcp?api%3dw_test_d")));
+        assert!(key_in_url(&url("/mcp?x=%3dw_live_abc")));
+        assert!(key_in_url(&url("/mcp/%3dw_live_abc")));
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub use auth::HttpAuth;
 pub use listener::ConnectionLimits;
 pub use sessions::DEFAULT_SESSION_IDLE;
 
+/// The request-reading helpers of the auth layer and the legacy message endpoint, exposed only
+/// for the fuzz targets in `fuzz/`: not a supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::auth::{Peek, bearer, key_in_url, peek, percent_decode, query_session};
+    pub use super::sse::decode_message;
+}
+
 use super::{Credential, DocServer, ServerState};
 use sessions::SessionKeys;
 

@@ -171,6 +171,11 @@ fn event_stream(
     futures::StreamExt::chain(futures::stream::once(async { Ok(endpoint) }), messages)
 }
 
+/// Decodes one client message from a `POST /message` body, as rmcp decodes a `POST /mcp` body.
+pub fn decode_message(body: &[u8]) -> serde_json::Result<ClientJsonRpcMessage> {
+    serde_json::from_slice(body)
+}
+
 /// `POST /message?sessionId=…`: hands one client message to its session; the answer goes out
 /// on the session's event stream.
 pub(crate) async fn message(State(state): State<Arc<HttpState>>, request: Request) -> Response {
@@ -184,11 +189,10 @@ pub(crate) async fn message(State(state): State<Arc<HttpState>>, request: Reques
     let Ok(bytes) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
         return reply::bad_request("the request body is too large or unreadable");
     };
-    let mut message: ClientJsonRpcMessage =
-        match serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
-            Ok(m) => m,
-            Err(e) => return reply::bad_request(&format!("not a JSON-RPC message: {e}")),
-        };
+    let mut message = match decode_message(&bytes) {
+        Ok(m) => m,
+        Err(e) => return reply::bad_request(&format!("not a JSON-RPC message: {e}")),
+    };
     match &mut message {
         ClientJsonRpcMessage::Request(req) => {
             req.request.extensions_mut().insert(parts);
