@@ -15,7 +15,7 @@ mod peak_alloc;
 
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use docward::server::http::fuzzing::{
-    bearer, decode_message, key_in_url, peek, percent_decode, query_session,
+    KEY_PARAMETER_NAMES, bearer, decode_message, key_in_url, peek, percent_decode, query_session,
 };
 use libfuzzer_sys::fuzz_target;
 use peak_alloc::{PeakAlloc, assert_linear, peak_during};
@@ -28,17 +28,6 @@ static ALLOC: PeakAlloc = PeakAlloc;
 const HEAP_PER_BYTE: usize = 128;
 /// Fixed heap for small bodies.
 const HEAP_FIXED: usize = 64 * 1024;
-
-/// Query parameter names that the auth layer treats as a key in the URL.
-const KEY_NAMES: [&str; 7] = [
-    "api_key",
-    "apikey",
-    "key",
-    "token",
-    "access_token",
-    "auth",
-    "authorization",
-];
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(3, |&b| b == 0);
@@ -95,10 +84,11 @@ fn check_target(target: &[u8]) {
         .split('&')
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
         .collect();
-    if pairs
-        .iter()
-        .any(|(name, _)| KEY_NAMES.iter().any(|k| k.eq_ignore_ascii_case(name)))
-    {
+    if pairs.iter().any(|(name, _)| {
+        KEY_PARAMETER_NAMES
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(name))
+    }) {
         assert!(flagged, "key-like parameter in {uri} not spotted");
     }
     if let Some(session) = query_session(&uri) {

@@ -59,7 +59,9 @@ pub async fn serve_stdio(state: Arc<ServerState>, key: Option<String>) -> anyhow
         tokio::io::stdout(),
         error_replies,
     ));
-    let running = server.serve(line_transport(rmcp_input, rmcp_output)).await?;
+    let running = server
+        .serve(line_transport(rmcp_input, rmcp_output))
+        .await?;
     running.waiting().await?;
     input.abort();
     let _ = output.await;

@@ -40,7 +40,7 @@ struct Connection {
 impl Connection {
     fn open(socket: &Path) -> std::io::Result<Connection> {
         let stream = UnixStream::connect(socket)?;
-        stream.set_read_timeout(Some(LIVENESS_CHECK.min(GREETING_TIMEOUT)))?;
+        stream.set_read_timeout(Some(LIVENESS_CHECK))?;
         stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
         Ok(Connection {
             reader: BufReader::new(stream.try_clone()?),

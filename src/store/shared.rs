@@ -114,17 +114,6 @@ impl SharedStore {
             }
         }
     }
-
-    /// Whether the store can be reached and written now: what `/healthz` reports. The owner
-    /// writes and flushes a small record; a client asks the owner to.
-    pub fn health(&self) -> StoreResult<()> {
-        match self.call(Request::Health)? {
-            Response::Unit => Ok(()),
-            other => Err(StoreError::Corrupt(format!(
-                "unexpected response: {other:?}"
-            ))),
-        }
-    }
 }
 
 /// Closes an owned database that failed with an I/O error (a full disk: sled then refuses every
@@ -353,7 +342,8 @@ impl KeyStore for SharedStore {
     }
 
     fn health(&self) -> StoreResult<()> {
-        SharedStore::health(self)
+        // The owner writes and flushes a small record; a client asks the owner to.
+        expect!(self.call(Request::Health), Response::Unit => ())
     }
 
     fn flush(&self) -> StoreResult<()> {

@@ -113,14 +113,6 @@ impl SledStore {
         &self.path
     }
 
-    /// Writes and flushes a small record: fails when the disk is full or the database failed.
-    pub fn health(&self) -> StoreResult<()> {
-        let meta = self.db.open_tree("meta")?;
-        meta.insert("health_checked_at", &clock::now().to_be_bytes())?;
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// [`KeyStore::charge`] for a call identified by `id`, chosen by the process that sent it.
     /// A live call sent again with the same id (after the owner that counted it died before
     /// answering) gets its first outcome back instead of being counted twice.
@@ -504,8 +496,13 @@ impl KeyStore for SledStore {
         Ok(rows)
     }
 
+    /// Writes and flushes a small record: fails when the disk is full or the database failed.
     fn health(&self) -> StoreResult<()> {
-        SledStore::health(self)
+        self.db
+            .open_tree("meta")?
+            .insert("health_checked_at", &clock::now().to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     fn flush(&self) -> StoreResult<()> {

@@ -100,18 +100,20 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Query parameter names that carry a key in the URL, whatever their value.
+pub const KEY_PARAMETER_NAMES: [&str; 7] = [
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "auth",
+    "authorization",
+];
+
 /// Whether the URL carries something that looks like a key: a key-like parameter name, or a
 /// docward token anywhere in the path or the query, percent-encoded or not.
 pub fn key_in_url(uri: &axum::http::Uri) -> bool {
-    const NAMES: [&str; 7] = [
-        "api_key",
-        "apikey",
-        "key",
-        "token",
-        "access_token",
-        "auth",
-        "authorization",
-    ];
     let looks_like_token = |s: &str| s.contains("dw_live_") || s.contains("dw_test_");
     // Raw as well as decoded: a stray escape such as `%3` before `dw_…` hides it when decoded.
     let raw = [Some(uri.path()), uri.query()];
@@ -124,7 +126,9 @@ pub fn key_in_url(uri: &axum::http::Uri) -> bool {
         q.split('&').any(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let (name, value) = (percent_decode(name), percent_decode(value));
-            NAMES.iter().any(|n| n.eq_ignore_ascii_case(name.trim()))
+            KEY_PARAMETER_NAMES
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.trim()))
                 || looks_like_token(&name)
                 || looks_like_token(&value)
         })

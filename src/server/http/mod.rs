@@ -30,7 +30,9 @@ pub use sessions::DEFAULT_SESSION_IDLE;
 /// for the fuzz targets in `fuzz/`: not a supported API.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use super::auth::{Peek, bearer, key_in_url, peek, percent_decode, query_session};
+    pub use super::auth::{
+        KEY_PARAMETER_NAMES, Peek, bearer, key_in_url, peek, percent_decode, query_session,
+    };
     pub use super::sse::decode_message;
 }
 
