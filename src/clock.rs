@@ -16,6 +16,14 @@ pub fn now() -> Timestamp {
         .unwrap_or(0)
 }
 
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Formats as RFC 3339 in UTC, e.g. `2026-11-26T03:20:00Z`.
 pub fn format(ts: Timestamp) -> String {
     OffsetDateTime::from_unix_timestamp(ts)

@@ -92,7 +92,7 @@ impl Limits {
             limit: principal.daily_limit,
             burst_per_second: self.per_second,
         };
-        let id: u128 = rand::random();
+        let id = crate::store::new_charge_id();
         match store.charge_with_id(id, &request)? {
             Charge::Allowed { used, limit } => Ok((
                 Admitted {

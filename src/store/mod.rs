@@ -34,7 +34,10 @@ mod wire;
 
 pub use error::{StoreError, StoreResult};
 pub use owner::socket_path;
-pub use records::{Charge, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow};
+pub use records::{
+    CHARGE_ID_RETENTION_MS, Charge, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow,
+    new_charge_id,
+};
 pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};
 

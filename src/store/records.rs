@@ -145,12 +145,29 @@ pub struct ChargeRequest {
     pub key_id: String,
     /// Live calls count against the quota; test calls are free.
     pub env: Env,
-    /// The UTC day, as days since the Unix epoch.
+    /// The UTC day, as `YYYYMMDD`.
     pub day: u32,
     /// The tenant's daily limit of live calls (`None`: unlimited).
     pub limit: Option<u64>,
     /// The key's burst limit in calls per second.
     pub burst_per_second: u32,
+}
+
+/// How long the store remembers a live call's id: long enough for the process that sent it to
+/// send it again after an owner died, or to refund it when the MCP layer refuses the call.
+pub const CHARGE_ID_RETENTION_MS: u64 = 10 * 60 * 1000;
+
+/// A fresh id for one tool call: the current Unix time in milliseconds in the top 48 bits and
+/// 80 random bits below, so that the store's records of ids sort by time and old ones can be
+/// dropped as a range.
+pub fn new_charge_id() -> u128 {
+    charge_id_at(crate::clock::now_ms())
+}
+
+/// The id of a call made at `unix_ms`, with fresh random low bits.
+pub(crate) fn charge_id_at(unix_ms: u64) -> u128 {
+    let random: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
+    (u128::from(unix_ms) << 80) | random
 }
 
 /// What the store remembers of a counted live call sent with an id: enough to answer the same

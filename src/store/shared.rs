@@ -330,7 +330,7 @@ impl KeyStore for SharedStore {
     }
 
     fn charge(&self, request: &ChargeRequest) -> StoreResult<Charge> {
-        self.charge_with_id(rand::random(), request)
+        self.charge_with_id(super::records::new_charge_id(), request)
     }
 
     fn quota_used(&self, tenant: &str, day: u32) -> StoreResult<u64> {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -12,8 +12,8 @@ use super::burst::BurstLimits;
 use super::durability::GroupCommit;
 use super::error::{StoreError, StoreResult};
 use super::records::{
-    Charge, ChargeRecord, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow, decode,
-    encode,
+    CHARGE_ID_RETENTION_MS, Charge, ChargeRecord, ChargeRequest, KeyRecord, KeyStatus,
+    TenantRecord, UsageRow, decode, encode,
 };
 use super::touches::Touches;
 use crate::clock::{self, Timestamp};
@@ -33,11 +33,11 @@ pub struct SledStore {
     last_used: sled::Tree,
     quota: sled::Tree,
     usage: sled::Tree,
-    /// Outcomes of live charges by request id (today's and yesterday's), so that a charge sent
-    /// again after its owner died is not counted twice.
+    /// Outcomes of live charges by request id (the last [`CHARGE_ID_RETENTION_MS`]), so that a
+    /// charge sent again after its owner died is not counted twice and a refund finds it.
     charges: sled::Tree,
-    /// The last day whose older charge ids were pruned.
-    charges_pruned: AtomicU32,
+    /// When (Unix ms) charge ids older than the retention were last pruned.
+    charges_pruned_at: AtomicU64,
     /// Serialises key creation so that the active-key cap cannot be raced past.
     key_writes: Mutex<()>,
     /// Last `last_used` second written per key, to write at most once a second.
@@ -98,7 +98,7 @@ impl SledStore {
             quota: db.open_tree("quota")?,
             usage: db.open_tree("usage")?,
             charges: db.open_tree("charges")?,
-            charges_pruned: AtomicU32::new(0),
+            charges_pruned_at: AtomicU64::new(0),
             key_writes: Mutex::new(()),
             touched: Touches::default(),
             group_commit: GroupCommit::default(),
@@ -133,7 +133,7 @@ impl SledStore {
         } = request;
         let record_key = match id {
             Some(id) if *env == Env::Live => {
-                self.prune_charges(*day)?;
+                self.prune_charges_now_and_then()?;
                 let record_key = charge_key(*day, id);
                 if let Some(first) = self.charges.get(record_key)? {
                     let first: ChargeRecord = decode(&first, "charge")?;
@@ -243,20 +243,34 @@ impl SledStore {
         Ok(true)
     }
 
-    /// Drops the charge ids of days before yesterday, once per day. Days ahead of this
-    /// machine's clock never prune, so a caller with a wrong day cannot erase today's ids.
-    fn prune_charges(&self, day: u32) -> StoreResult<()> {
-        let today = clock::utc_day(clock::now());
-        if day > clock::day_after(today) || self.charges_pruned.load(Ordering::Relaxed) >= day {
+    /// Drops the records of charge ids older than [`CHARGE_ID_RETENTION_MS`], at most once per
+    /// [`CHARGE_PRUNE_EVERY_MS`]: the records stay bounded by the calls of the last minutes,
+    /// whatever the rate. Ids carry their time (see [`super::records::new_charge_id`]), so the
+    /// old ones are one key range; days ahead of this machine's clock are never in it.
+    fn prune_charges_now_and_then(&self) -> StoreResult<()> {
+        let now = clock::now_ms();
+        let last = self.charges_pruned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < CHARGE_PRUNE_EVERY_MS
+            || self
+                .charges_pruned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
             return Ok(());
         }
-        let keep_from = charge_key(clock::day_before(day), 0);
+        self.prune_charges_before(now.saturating_sub(CHARGE_ID_RETENTION_MS))
+    }
+
+    /// Removes the records of every charge id made before `cutoff_ms`, and of every day before
+    /// that moment's day.
+    fn prune_charges_before(&self, cutoff_ms: u64) -> StoreResult<()> {
+        let cutoff_day = clock::utc_day((cutoff_ms / 1000) as i64);
+        let keep_from = charge_key(cutoff_day, u128::from(cutoff_ms) << 80);
         let mut batch = sled::Batch::default();
         for old in self.charges.range(..keep_from).keys() {
             batch.remove(old?);
         }
         self.charges.apply_batch(batch)?;
-        self.charges_pruned.fetch_max(day, Ordering::Relaxed);
         Ok(())
     }
 
@@ -601,6 +615,9 @@ fn remove_unfinished_snapshots(path: &Path) -> bool {
 }
 
 /// The key of a charge record: the day first, so that old days prune as one range.
+/// How often the charge-id records are pruned, at most.
+const CHARGE_PRUNE_EVERY_MS: u64 = 10_000;
+
 fn charge_key(day: u32, id: u128) -> [u8; 20] {
     let mut key = [0u8; 20];
     key[..4].copy_from_slice(&day.to_be_bytes());
@@ -671,6 +688,7 @@ fn io_error(path: &Path, err: std::io::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::charge_id_at;
 
     fn tenant(name: &str) -> TenantRecord {
         TenantRecord {
@@ -698,9 +716,16 @@ mod tests {
         }
     }
 
-    fn live_charge(store: &SledStore, id: u128, day: u32) -> Charge {
+    /// The charge id `n` of this test run: made now, as a server makes ids, so that pruning
+    /// keeps it.
+    fn id(n: u128) -> u128 {
+        static MADE_AT: std::sync::LazyLock<u64> = std::sync::LazyLock::new(clock::now_ms);
+        (u128::from(*MADE_AT) << 80) | n
+    }
+
+    fn live_charge(store: &SledStore, n: u128, day: u32) -> Charge {
         store
-            .charge_as(Some(id), &request("acme", "key_1", day, Some(2)))
+            .charge_as(Some(id(n)), &request("acme", "key_1", day, Some(2)))
             .unwrap()
     }
 
@@ -735,7 +760,7 @@ mod tests {
         // Another key presenting a used id is a different call: it is charged, and gets no one
         // else's outcome.
         let other = store
-            .charge_as(Some(7), &request("beta", "key_2", day, None))
+            .charge_as(Some(id(7)), &request("beta", "key_2", day, None))
             .unwrap();
         assert_eq!(
             other,
@@ -751,24 +776,48 @@ mod tests {
     }
 
     #[test]
-    fn charge_ids_are_kept_for_today_and_yesterday_only() {
+    fn charge_ids_are_kept_for_the_retention_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let day = today();
-        let yesterday = clock::day_before(day);
-        let before = clock::day_before(yesterday);
-        live_charge(&store, 1, before);
-        live_charge(&store, 2, yesterday);
+        let now = clock::now_ms();
+        let acme = request("acme", "key_1", day, None);
+        let stale = charge_id_at(now - CHARGE_ID_RETENTION_MS - 1_000);
+        let recent = charge_id_at(now - CHARGE_ID_RETENTION_MS / 2);
+        let yesterday = request("acme", "key_1", clock::day_before(day), None);
+        let ahead = request("acme", "key_1", clock::day_after(day), None);
+        store.charge_as(Some(stale), &acme).unwrap();
+        store.charge_as(Some(recent), &acme).unwrap();
+        store.charge_as(Some(recent), &yesterday).unwrap();
+        store.charge_as(Some(recent), &ahead).unwrap();
+        assert_eq!(store.charges.len(), 4);
+        store
+            .prune_charges_before(now - CHARGE_ID_RETENTION_MS)
+            .unwrap();
+        // Gone: the stale id and the whole of yesterday; kept: the recent id, and a day ahead
+        // of this machine's clock.
+        assert!(store.charges.get(charge_key(day, stale)).unwrap().is_none());
+        assert!(
+            store
+                .charges
+                .get(charge_key(day, recent))
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(store.charges.len(), 2);
-        live_charge(&store, 3, day);
-        assert_eq!(store.charges.len(), 2);
-        assert!(store.charges.get(charge_key(before, 1)).unwrap().is_none());
-        // Yesterday's id still answers with its first outcome.
-        live_charge(&store, 2, yesterday);
-        assert_eq!(store.quota_used("acme", yesterday).unwrap(), 1);
-        // A day ahead of this machine's clock prunes nothing.
-        live_charge(&store, 4, day + 5);
-        assert!(store.charges.get(charge_key(day, 3)).unwrap().is_some());
+        // The recent id still answers with its first outcome; the stale one is a new call.
+        let used = |charge| match charge {
+            Charge::Allowed { used, .. } => used,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(used(store.charge_as(Some(recent), &acme).unwrap()), 2);
+        assert_eq!(used(store.charge_as(Some(stale), &acme).unwrap()), 3);
+        // Pruning runs at most once per interval, however many calls come in.
+        store
+            .charges_pruned_at
+            .store(clock::now_ms(), Ordering::Relaxed);
+        store.charge_as(Some(charge_id_at(0)), &acme).unwrap();
+        assert_eq!(store.charges.len(), 4, "pruned again within the interval");
     }
 
     #[test]
@@ -812,31 +861,34 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         let day = today();
         let acme = request("acme", "key_1", day, Some(2));
-        store.charge_with_id(1, &acme).unwrap();
-        store.charge_with_id(2, &acme).unwrap();
-        assert!(store.refund(1, &acme).unwrap());
-        assert!(!store.refund(1, &acme).unwrap(), "refunded twice");
-        assert!(!store.refund(3, &acme).unwrap(), "never charged");
+        store.charge_with_id(id(1), &acme).unwrap();
+        store.charge_with_id(id(2), &acme).unwrap();
+        assert!(store.refund(id(1), &acme).unwrap());
+        assert!(!store.refund(id(1), &acme).unwrap(), "refunded twice");
+        assert!(!store.refund(id(3), &acme).unwrap(), "never charged");
         let other = request("beta", "key_2", day, None);
-        assert!(!store.refund(2, &other).unwrap(), "another key's charge");
+        assert!(
+            !store.refund(id(2), &other).unwrap(),
+            "another key's charge"
+        );
         assert_eq!(store.quota_used("acme", day).unwrap(), 1);
         let usage = store.usage(Some("acme")).unwrap();
         assert_eq!(usage.iter().map(|r| r.calls).sum::<u64>(), 1);
         // The call taken back frees its place under the limit, and the limit still holds.
         assert_eq!(
-            store.charge_with_id(4, &acme).unwrap(),
+            store.charge_with_id(id(4), &acme).unwrap(),
             Charge::Allowed {
                 used: 2,
                 limit: Some(2)
             }
         );
         assert_eq!(
-            store.charge_with_id(5, &acme).unwrap(),
+            store.charge_with_id(id(5), &acme).unwrap(),
             Charge::Refused { limit: 2 }
         );
         // Refunding every call leaves no usage row behind.
-        assert!(store.refund(2, &acme).unwrap());
-        assert!(store.refund(4, &acme).unwrap());
+        assert!(store.refund(id(2), &acme).unwrap());
+        assert!(store.refund(id(4), &acme).unwrap());
         assert_eq!(store.quota_used("acme", day).unwrap(), 0);
         assert!(store.usage(Some("acme")).unwrap().is_empty());
     }
