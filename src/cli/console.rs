@@ -40,7 +40,12 @@ enum ConsoleCommand {
         #[arg(long, default_value = "15m", value_name = "DURATION")]
         ttl: String,
         /// The server's public URL (its --public-url, or http://ADDR of its --http)
-        #[arg(long, env = "DOCWARD_PUBLIC_URL", default_value = "http://127.0.0.1:8700", value_name = "URL")]
+        #[arg(
+            long,
+            env = "DOCWARD_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8700",
+            value_name = "URL"
+        )]
         url: String,
         /// Print only the URL
         #[arg(long)]
@@ -64,10 +69,14 @@ pub fn run(args: ConsoleArgs, store: Arc<dyn KeyStore>, data_dir: &Path) -> Resu
         }) => link(&*store, tenant.as_deref(), &ttl, &url, quiet),
         Some(ConsoleCommand::Logout { all }) => {
             if !all {
-                bail!("say which sessions to end: `docward console logout --all` ends every console session and unused sign-in link");
+                bail!(
+                    "say which sessions to end: `docward console logout --all` ends every console session and unused sign-in link"
+                );
             }
             let ended = store.end_console_grants(None)?;
-            println!("Ended {ended} console sessions and sign-in links; browsers must sign in again with `docward console link`.");
+            println!(
+                "Ended {ended} console sessions and sign-in links; browsers must sign in again with `docward console link`."
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => serve_local(args.listen, store, data_dir),
@@ -83,7 +92,13 @@ fn ttl_secs(ttl: &str) -> Result<i64> {
     Ok(secs)
 }
 
-fn link(store: &dyn KeyStore, tenant: Option<&str>, ttl: &str, url: &str, quiet: bool) -> Result<ExitCode> {
+fn link(
+    store: &dyn KeyStore,
+    tenant: Option<&str>,
+    ttl: &str,
+    url: &str,
+    quiet: bool,
+) -> Result<ExitCode> {
     let url = url.trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!("--url {url} needs a scheme, e.g. --url https://docs.example.com");
@@ -98,7 +113,10 @@ fn link(store: &dyn KeyStore, tenant: Option<&str>, ttl: &str, url: &str, quiet:
     if quiet {
         println!("{url}{}", made.path);
     } else {
-        let who = tenant.map_or_else(|| "the operator (every tenant)".to_owned(), |t| format!("tenant '{t}' only"));
+        let who = tenant.map_or_else(
+            || "the operator (every tenant)".to_owned(),
+            |t| format!("tenant '{t}' only"),
+        );
         println!("{url}{}", made.path);
         eprintln!(
             "Open this link once to sign in to the console as {who}. It works once, until {}.",
@@ -111,10 +129,16 @@ fn link(store: &dyn KeyStore, tenant: Option<&str>, ttl: &str, url: &str, quiet:
 fn serve_local(listen: SocketAddr, store: Arc<dyn KeyStore>, data_dir: &Path) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("could not find the docward executable's path")?;
     let state = Arc::new(ServerState {
-        gate: Gate::new(Arc::clone(&store), Env::Live, Limits::new(DEFAULT_BURST_PER_SECOND)),
+        gate: Gate::new(
+            Arc::clone(&store),
+            Env::Live,
+            Limits::new(DEFAULT_BURST_PER_SECOND),
+        ),
         libraries: Libraries::new(data_dir),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let link_store = Arc::clone(&store);
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
@@ -145,7 +169,8 @@ fn serve_local(listen: SocketAddr, store: Arc<dyn KeyStore>, data_dir: &Path) ->
 
 async fn terminate() {
     #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
         term.recv().await;
         return;
     }

@@ -51,7 +51,9 @@ impl SledStore {
         hash: &[u8; 32],
         grant: &ConsoleGrant,
     ) -> StoreResult<()> {
-        self.db().open_tree(kind.tree())?.insert(hash, encode(grant)?)?;
+        self.db()
+            .open_tree(kind.tree())?
+            .insert(hash, encode(grant)?)?;
         self.db().flush()?;
         Ok(())
     }
@@ -159,9 +161,13 @@ mod tests {
     fn ending_all_grants_removes_sessions_and_links() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        for (i, kind) in [ConsoleSecret::Link, ConsoleSecret::Session, ConsoleSecret::Session]
-            .into_iter()
-            .enumerate()
+        for (i, kind) in [
+            ConsoleSecret::Link,
+            ConsoleSecret::Session,
+            ConsoleSecret::Session,
+        ]
+        .into_iter()
+        .enumerate()
         {
             store
                 .put_console_grant(kind, &[i as u8; 32], &grant(1000))

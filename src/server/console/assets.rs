@@ -12,11 +12,7 @@ const JS: &str = include_str!("assets/console.js");
 pub(crate) async fn serve(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "console.css" => ([(CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response(),
-        "console.js" => (
-            [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            JS,
-        )
-            .into_response(),
+        "console.js" => ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], JS).into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

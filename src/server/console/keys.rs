@@ -10,10 +10,10 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::ConsoleState;
 use super::pages::{self, Frame, blocking, pick_tenant, render};
 use super::session::{self, Session, field};
 use super::snippets::{self, Snippet};
-use super::ConsoleState;
 use crate::clock::{self, Timestamp};
 use crate::domain::{Env, Scope, TokenType};
 use crate::keys::{self, CreatedKey, KeyError, NewKey};
@@ -67,7 +67,9 @@ impl KeyRow {
                 .map_or_else(|| "never".to_owned(), clock::format_short),
             status: status.as_str(),
             expiring_soon: status == KeyStatus::Active
-                && key.expires_at.is_some_and(|at| at - now <= EXPIRING_SOON_SECS),
+                && key
+                    .expires_at
+                    .is_some_and(|at| at - now <= EXPIRING_SOON_SECS),
             active: status == KeyStatus::Active,
         }
     }
@@ -163,7 +165,12 @@ pub(crate) async fn list(
             Ok(s) => s,
             Err(page) => return page,
         };
-        match keys_page(&state, &session, field(&query, "tenant"), field(&query, "env")) {
+        match keys_page(
+            &state,
+            &session,
+            field(&query, "tenant"),
+            field(&query, "env"),
+        ) {
             Ok(mut page) => {
                 page.frame.notice = field(&query, "notice").and_then(notice_text);
                 render(StatusCode::OK, &page)
@@ -177,7 +184,9 @@ pub(crate) async fn list(
 /// The notices a redirect may ask for (fixed texts: nothing from the URL is echoed).
 fn notice_text(code: &str) -> Option<String> {
     match code {
-        "revoked" => Some("The key was revoked. Clients using it are refused from their next call.".into()),
+        "revoked" => {
+            Some("The key was revoked. Clients using it are refused from their next call.".into())
+        }
         _ => None,
     }
 }
@@ -338,7 +347,14 @@ pub(crate) async fn rotate(
         };
         let grace: i64 = match field(&form, "grace").unwrap_or("86400").parse() {
             Ok(g) if (0..=30 * 86_400).contains(&g) => g,
-            _ => return form_error(&state, &session, &key.tenant, "Choose a grace period from the list."),
+            _ => {
+                return form_error(
+                    &state,
+                    &session,
+                    &key.tenant,
+                    "Choose a grace period from the list.",
+                );
+            }
         };
         let now = clock::now();
         match keys::rotate_key(state.store(), &key.id, grace, now) {
@@ -357,7 +373,10 @@ pub(crate) async fn rotate(
                     "Your rotated API key",
                     &rotation.new,
                     key.env,
-                    Some(format!("{} keeps working until {ends}.", rotation.old.display())),
+                    Some(format!(
+                        "{} keeps working until {ends}.",
+                        rotation.old.display()
+                    )),
                 )
             }
             Err(e) => form_error(&state, &session, &key.tenant, &key_error_text(&e)),

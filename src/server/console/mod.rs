@@ -9,6 +9,10 @@
 //! carries a CSRF token derived from the session secret, every POST must come from the console's
 //! own origin, and every page is `Cache-Control: no-store`. API keys never sign in here.
 
+// Handlers return the page to answer with as their `Err` (an axum `Response`, 128 bytes): it is
+// built once per request on a refusal path, so boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod assets;
 mod guard;
 mod keys;
@@ -31,9 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ServerState;
 
-pub use session::{
-    COOKIE_NAME, DEFAULT_LINK_TTL_SECS, SESSION_TTL_SECS, SignInLink, create_link,
-};
+pub use session::{COOKIE_NAME, DEFAULT_LINK_TTL_SECS, SESSION_TTL_SECS, SignInLink, create_link};
 
 /// How client snippets on the show-once page reach docward.
 #[derive(Debug, Clone)]

@@ -98,7 +98,9 @@ pub(crate) fn pick_tenant(
             Some(a) => Err(message(
                 StatusCode::NOT_FOUND,
                 "No such tenant",
-                &format!("There is no tenant named '{a}'. Pick one from the list, or create it with `docward tenant create {a}`."),
+                &format!(
+                    "There is no tenant named '{a}'. Pick one from the list, or create it with `docward tenant create {a}`."
+                ),
             )),
             None => Ok((all.first().cloned().unwrap_or_default(), all)),
         },
@@ -111,7 +113,11 @@ pub(crate) fn render<T: Template>(status: StatusCode, page: &T) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console: a page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed to render",
+            )
+                .into_response()
         }
     }
 }
@@ -121,15 +127,13 @@ pub(crate) async fn blocking<F>(work: F) -> Response
 where
     F: FnOnce() -> Response + Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|_| {
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something failed",
-                "The request failed inside the server; its log says why.",
-            )
-        })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something failed",
+            "The request failed inside the server; its log says why.",
+        )
+    })
 }
 
 #[derive(Template)]
@@ -177,7 +181,11 @@ pub(crate) fn signed_out() -> Response {
 
 /// After signing out.
 pub(crate) fn signed_out_after_logout() -> Response {
-    sign_in_message(StatusCode::OK, "Signed out", "Your console session has ended.")
+    sign_in_message(
+        StatusCode::OK,
+        "Signed out",
+        "Your console session has ended.",
+    )
 }
 
 /// A link that is unknown, used or expired.

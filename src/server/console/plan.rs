@@ -43,7 +43,11 @@ fn limit(value: Option<u64>) -> String {
     value.map_or_else(|| "unlimited".to_owned(), |v| v.to_string())
 }
 
-fn page(state: &ConsoleState, session: &Session, asked: Option<&str>) -> Result<PlanPage, Response> {
+fn page(
+    state: &ConsoleState,
+    session: &Session,
+    asked: Option<&str>,
+) -> Result<PlanPage, Response> {
     let store = state.store();
     let (tenant, tenants) = pick_tenant(store, session, asked)?;
     let frame = Frame::new("Plan and limits", "plan", session, tenants, &tenant);
@@ -84,7 +88,10 @@ fn page(state: &ConsoleState, session: &Session, asked: Option<&str>) -> Result<
         active_keys,
         daily_limit: limit(record.effective_daily_limit()),
         today_live,
-        daily_override: record.daily_limit.map(|v| v.to_string()).unwrap_or_default(),
+        daily_override: record
+            .daily_limit
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
         keys_override: record.max_keys.map(|v| v.to_string()).unwrap_or_default(),
         choices: [Plan::Free, Plan::Pro, Plan::Enterprise]
             .into_iter()
@@ -124,10 +131,9 @@ pub(crate) async fn show(
 fn optional_number(form: &Fields, name: &str) -> Result<Option<u64>, String> {
     match field(form, name).map(str::trim).unwrap_or("") {
         "" => Ok(None),
-        text => text
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| format!("'{text}' is not a whole number: leave it empty for the plan's default")),
+        text => text.parse::<u64>().map(Some).map_err(|_| {
+            format!("'{text}' is not a whole number: leave it empty for the plan's default")
+        }),
     }
 }
 

@@ -137,7 +137,14 @@ fn after(
 fn summary(verb: &str, r: &SyncReport) -> String {
     format!(
         "{verb} {}: {} added, {} changed, {} removed, {} unchanged, {} skipped; {} documents, {} sections.",
-        r.repo, r.added, r.changed, r.removed, r.unchanged, r.skipped.len(), r.documents, r.sections
+        r.repo,
+        r.added,
+        r.changed,
+        r.removed,
+        r.unchanged,
+        r.skipped.len(),
+        r.documents,
+        r.sections
     )
 }
 
@@ -157,7 +164,12 @@ pub(crate) async fn sync(
             Err(p) => return p,
         };
         let Ok(env) = field(&form, "env").unwrap_or("").parse::<Env>() else {
-            return after(&state, &session, &tenant, Err("Unknown environment.".into()));
+            return after(
+                &state,
+                &session,
+                &tenant,
+                Err("Unknown environment.".into()),
+            );
         };
         let name = field(&form, "name").unwrap_or("");
         let outcome = state

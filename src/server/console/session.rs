@@ -66,8 +66,9 @@ fn hash(secret: &str) -> [u8; 32] {
 /// Whether `text` has the shape of a secret with `prefix` (checked before any store lookup, so
 /// that an API key or junk never reaches it).
 fn well_formed(text: &str, prefix: &str) -> bool {
-    text.strip_prefix(prefix)
-        .is_some_and(|rest| rest.len() == SECRET_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+    text.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == SECRET_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// A signed-in browser.
@@ -105,7 +106,10 @@ fn csrf_hash(secret_key: &[u8; 32]) -> blake3::Hash {
 }
 
 /// The session behind the request's cookie, if any is valid now.
-pub(crate) fn current(state: &ConsoleState, headers: &HeaderMap) -> Result<Option<Session>, Response> {
+pub(crate) fn current(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Response> {
     let Some(secret) = cookie(headers) else {
         return Ok(None);
     };
@@ -165,7 +169,8 @@ pub(crate) async fn redeem(
     let store_state = Arc::clone(&state);
     let outcome = tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
         let store = store_state.store();
-        let Some(link) = store.console_grant(ConsoleSecret::Link, &hash(&secret), now, true)? else {
+        let Some(link) = store.console_grant(ConsoleSecret::Link, &hash(&secret), now, true)?
+        else {
             return Ok(None);
         };
         let session = new_secret(SESSION_PREFIX)?;
@@ -184,7 +189,10 @@ pub(crate) async fn redeem(
             let mut response = StatusCode::SEE_OTHER.into_response();
             let headers = response.headers_mut();
             headers.insert(LOCATION, HeaderValue::from_static("/console/keys"));
-            headers.insert(SET_COOKIE, session_cookie(&state, &session, SESSION_TTL_SECS));
+            headers.insert(
+                SET_COOKIE,
+                session_cookie(&state, &session, SESSION_TTL_SECS),
+            );
             response
         }
         Ok(Ok(None)) => pages::link_refused(),
@@ -232,9 +240,15 @@ mod tests {
         let good = format!("dwl_{}", "a".repeat(SECRET_LEN));
         assert!(well_formed(&good, LINK_PREFIX));
         assert!(!well_formed(&good, SESSION_PREFIX));
-        assert!(!well_formed(&format!("dwl_{}", "a".repeat(42)), LINK_PREFIX));
+        assert!(!well_formed(
+            &format!("dwl_{}", "a".repeat(42)),
+            LINK_PREFIX
+        ));
         assert!(!well_formed("dw_live_AbCdEfGh", LINK_PREFIX));
-        assert!(!well_formed(&format!("dwl_{}!", "a".repeat(42)), LINK_PREFIX));
+        assert!(!well_formed(
+            &format!("dwl_{}!", "a".repeat(42)),
+            LINK_PREFIX
+        ));
     }
 
     #[test]
