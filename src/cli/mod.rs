@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch. Nothing below this module sees clap.
 
 mod config;
+mod console;
 mod key;
 mod output;
 mod quickstart;
@@ -50,6 +51,8 @@ enum Command {
     Usage(usage::UsageArgs),
     /// Print the configuration snippet for an MCP client
     Config(config::ConfigArgs),
+    /// The web console: sign-in links, ending sessions, or a local console (no subcommand)
+    Console(console::ConsoleArgs),
     /// Set up a demo tenant, index the bundled docs and answer a search through MCP
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
         Command::Usage(args) => usage::run(args, &open_store(&data_dir)?),
         Command::Config(args) => config::run(args, &data_dir),
+        Command::Console(args) => console::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
         Command::Quickstart(args) => quickstart::run(args, &data_dir),
     }
 }

@@ -4,6 +4,7 @@
 //! `tools/call` → [`Gate::admit`] (key, scope, burst, daily quota) → the tool, which receives the
 //! [`Admission`] (and so the principal) through the request's extensions and never sees a token.
 
+pub mod console;
 pub mod http;
 mod render;
 mod stdio;

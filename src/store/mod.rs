@@ -13,6 +13,7 @@
 //! | `last_used` | key id | i64 BE |
 //! | `quota` | tenant 0x00 day (u32 BE) | live calls, u64 BE |
 //! | `usage` | tenant 0x00 day (u32 BE) key id | calls, u64 BE |
+//! | `console_links`, `console_sessions` | blake3(secret) | [`ConsoleGrant`] |
 //!
 //! Values are a version byte followed by JSON. No token is ever stored, only its hash.
 //!
@@ -21,6 +22,7 @@
 //! (see `docs/store-sharing.md`).
 
 mod burst;
+mod console;
 mod durability;
 mod error;
 mod liveness;
@@ -32,6 +34,7 @@ mod sled_store;
 mod touches;
 mod wire;
 
+pub use console::{ConsoleGrant, ConsoleSecret};
 pub use error::{StoreError, StoreResult};
 pub use owner::socket_path;
 pub use records::{
@@ -118,4 +121,23 @@ pub trait KeyStore: Send + Sync {
     /// idempotent (the charge's record is marked refunded); refunding an id that was not
     /// counted, or was refunded already, changes nothing. Returns whether it took a call back.
     fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool>;
+    /// Stores a console sign-in link or session under the blake3 hash of its secret.
+    fn put_console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        grant: &ConsoleGrant,
+    ) -> StoreResult<()>;
+    /// The unexpired console grant stored under `hash`; `take` removes it in the same step
+    /// (single-use links).
+    fn console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        now: Timestamp,
+        take: bool,
+    ) -> StoreResult<Option<ConsoleGrant>>;
+    /// Ends one console session (`Some(hash)`), or every session and unused link (`None`);
+    /// returns how many were removed.
+    fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64>;
 }

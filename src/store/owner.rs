@@ -301,6 +301,24 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
         Request::Refund { id, request } => answer(store.refund(id, &request), |refunded| {
             Response::Refunded { refunded }
         }),
+        Request::PutConsoleGrant { kind, hash, grant } => {
+            answer(store.put_console_grant(kind, &hash, &grant), |()| {
+                Response::Unit
+            })
+        }
+        Request::ConsoleGrant {
+            kind,
+            hash,
+            now,
+            take,
+        } => answer(store.console_grant(kind, &hash, now, take), |grant| {
+            Response::ConsoleGrant { grant }
+        }),
+        Request::EndConsoleGrants { hash } => {
+            answer(store.end_console_grants(hash.as_ref()), |count| {
+                Response::Count { count }
+            })
+        }
         Request::Hello { .. } => Response::Hello {
             protocol: super::wire::PROTOCOL,
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::KeyStore;
+use super::console::{ConsoleGrant, ConsoleSecret};
 use super::error::{StoreError, StoreResult};
 use super::owner::{Owner, handle, socket_path};
 use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
@@ -363,5 +364,28 @@ impl KeyStore for SharedStore {
             id,
             request: request.clone(),
         }), Response::Refunded { refunded } => refunded)
+    }
+
+    fn put_console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        grant: &ConsoleGrant,
+    ) -> StoreResult<()> {
+        expect!(self.call(Request::PutConsoleGrant { kind, hash: *hash, grant: grant.clone() }), Response::Unit => ())
+    }
+
+    fn console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        now: Timestamp,
+        take: bool,
+    ) -> StoreResult<Option<ConsoleGrant>> {
+        expect!(self.call(Request::ConsoleGrant { kind, hash: *hash, now, take }), Response::ConsoleGrant { grant } => grant)
+    }
+
+    fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64> {
+        expect!(self.call(Request::EndConsoleGrants { hash: hash.copied() }), Response::Count { count } => count)
     }
 }

@@ -9,6 +9,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::KeyStore;
 use super::burst::BurstLimits;
+use super::console::{ConsoleGrant, ConsoleSecret};
 use super::durability::GroupCommit;
 use super::error::{StoreError, StoreResult};
 use super::records::{
@@ -111,6 +112,11 @@ impl SledStore {
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The database, for the store's sibling modules that keep their own trees.
+    pub(super) fn db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// [`KeyStore::charge`] for a call identified by `id`, chosen by the process that sent it.
@@ -530,6 +536,29 @@ impl KeyStore for SledStore {
 
     fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool> {
         self.refund_charge(id, request)
+    }
+
+    fn put_console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        grant: &ConsoleGrant,
+    ) -> StoreResult<()> {
+        self.put_console_grant_local(kind, hash, grant)
+    }
+
+    fn console_grant(
+        &self,
+        kind: ConsoleSecret,
+        hash: &[u8; 32],
+        now: Timestamp,
+        take: bool,
+    ) -> StoreResult<Option<ConsoleGrant>> {
+        self.console_grant_local(kind, hash, now, take)
+    }
+
+    fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64> {
+        self.end_console_grants_local(hash)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::console::{ConsoleGrant, ConsoleSecret};
 use super::error::StoreError;
 use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
 use crate::clock::Timestamp;
@@ -86,6 +87,21 @@ pub enum Request {
         id: u128,
         request: ChargeRequest,
     },
+    /// Console sign-in links and sessions (added in protocol 1 without a bump, as `Refund`).
+    PutConsoleGrant {
+        kind: ConsoleSecret,
+        hash: [u8; 32],
+        grant: ConsoleGrant,
+    },
+    ConsoleGrant {
+        kind: ConsoleSecret,
+        hash: [u8; 32],
+        now: Timestamp,
+        take: bool,
+    },
+    EndConsoleGrants {
+        hash: Option<[u8; 32]>,
+    },
 }
 
 /// The answer to one request.
@@ -129,6 +145,10 @@ pub enum Response {
     /// Whether a refund took a call back.
     Refunded {
         refunded: bool,
+    },
+    /// A console link or session, if it exists and has not expired.
+    ConsoleGrant {
+        grant: Option<ConsoleGrant>,
     },
 }
 

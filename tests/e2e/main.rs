@@ -3,6 +3,7 @@
 mod util;
 
 mod cli_keys;
+mod console;
 mod faults_docs;
 mod faults_http;
 mod faults_input;

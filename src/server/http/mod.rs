@@ -1,6 +1,7 @@
 //! MCP over HTTP: streamable HTTP at `/mcp` (rmcp's service) and the legacy HTTP+SSE transport
 //! (`GET /sse`, `POST /message`) for older clients, behind one auth layer and one tool
-//! implementation. `/healthz` and the RFC 9728 metadata stay outside the auth layer.
+//! implementation. `/healthz` and the RFC 9728 metadata stay outside the auth layer, and so does
+//! the web console at `/console` (its own session cookies; see `server::console`).
 
 mod auth;
 mod guard;
@@ -164,7 +165,16 @@ fn app_and_state(
             "/.well-known/oauth-protected-resource/mcp",
             get(metadata::protected_resource),
         )
-        .with_state(Arc::clone(&state));
+        .with_state(Arc::clone(&state))
+        .merge(super::console::router(
+            Arc::clone(&server),
+            super::console::ConsoleConfig {
+                public_url: config.public_url.clone(),
+                allowed_hosts: config.allowed_hosts.clone(),
+                allowed_origins: config.allowed_origins.clone(),
+                snippets: super::console::SnippetTarget::Http(config.resource_url()),
+            },
+        ));
     (app, state)
 }
 
