@@ -14,6 +14,8 @@
 //! | `quota` | tenant 0x00 day (u32 BE) | live calls, u64 BE |
 //! | `usage` | tenant 0x00 day (u32 BE) key id | calls, u64 BE |
 //!
+//! Expiry reminders keep their own trees (`contacts`, `reminders`): see [`reminders`](self::reminders).
+//!
 //! Values are a version byte followed by JSON. No token is ever stored, only its hash.
 //!
 //! sled lets one process open a database. [`SharedStore`] makes that one process the *owner*,
@@ -26,6 +28,7 @@ mod error;
 mod liveness;
 mod owner;
 mod records;
+mod reminders;
 mod remote;
 mod shared;
 mod sled_store;
@@ -35,6 +38,9 @@ mod wire;
 pub use error::{StoreError, StoreResult};
 pub use owner::socket_path;
 pub use records::{Charge, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow};
+pub use reminders::{
+    Channel, ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord, ReminderState,
+};
 pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};
 
@@ -115,4 +121,20 @@ pub trait KeyStore: Send + Sync {
     /// idempotent (the charge's record is marked refunded); refunding an id that was not
     /// counted, or was refunded already, changes nothing. Returns whether it took a call back.
     fn refund(&self, id: u128, request: &ChargeRequest) -> StoreResult<bool>;
+
+    // Expiry reminders (their own trees; see `reminders.rs`).
+
+    /// Sets a tenant's contact (mail address, webhook); fails for an unknown tenant.
+    fn set_contact(&self, contact: &ContactRecord) -> StoreResult<()>;
+    /// A tenant's contact, if one was set.
+    fn contact(&self, tenant: &str) -> StoreResult<Option<ContactRecord>>;
+    /// Every tenant's contact.
+    fn contacts(&self) -> StoreResult<Vec<ContactRecord>>;
+    /// Claims one reminder before it is sent (durably, with a compare-and-swap): true for exactly
+    /// one caller, unless a claim is left unfinished past its lease.
+    fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool>;
+    /// Records a claimed reminder as sent or failed; false if the claim was taken over.
+    fn finish_reminder(&self, finish: &ReminderFinish) -> StoreResult<bool>;
+    /// Every reminder record.
+    fn reminders(&self) -> StoreResult<Vec<ReminderRecord>>;
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
 use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
+use super::reminders::{ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord};
 use crate::clock::Timestamp;
 use crate::domain::Plan;
 
@@ -86,6 +87,22 @@ pub enum Request {
         id: u128,
         request: ChargeRequest,
     },
+    // Expiry reminders (added in protocol 1 without a bump, like `Refund`: an older owner
+    // answers with an error and no reminder is sent).
+    SetContact {
+        contact: ContactRecord,
+    },
+    Contact {
+        tenant: String,
+    },
+    Contacts,
+    ClaimReminder {
+        claim: ReminderClaim,
+    },
+    FinishReminder {
+        finish: ReminderFinish,
+    },
+    Reminders,
 }
 
 /// The answer to one request.
@@ -129,6 +146,19 @@ pub enum Response {
     /// Whether a refund took a call back.
     Refunded {
         refunded: bool,
+    },
+    Contact {
+        contact: Option<ContactRecord>,
+    },
+    Contacts {
+        contacts: Vec<ContactRecord>,
+    },
+    /// Whether a reminder claim (or its finish) took effect.
+    Claimed {
+        claimed: bool,
+    },
+    Reminders {
+        reminders: Vec<ReminderRecord>,
     },
 }
 
