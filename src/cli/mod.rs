@@ -4,6 +4,7 @@ mod config;
 mod key;
 mod output;
 mod quickstart;
+mod reminders;
 mod repo;
 mod search;
 mod serve;
@@ -50,6 +51,9 @@ enum Command {
     Usage(usage::UsageArgs),
     /// Print the configuration snippet for an MCP client
     Config(config::ConfigArgs),
+    /// Send expiry reminders now (for cron) and list those sent
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCommand),
     /// Set up a demo tenant, index the bundled docs and answer a search through MCP
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -62,7 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     init_logging(matches!(cli.command, Command::Serve(_)));
     match cli.command {
-        Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?),
+        Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?, &data_dir),
         Command::Key(cmd) => key::run(cmd, &open_store(&data_dir)?),
         Command::Repo(cmd) => repo::run(cmd, &open_store(&data_dir)?, &data_dir),
         Command::Search(args) => search::run(args, &open_store(&data_dir)?, &data_dir),
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Usage(args) => usage::run(args, &open_store(&data_dir)?),
         Command::Config(args) => config::run(args, &data_dir),
         Command::Quickstart(args) => quickstart::run(args, &data_dir),
+        Command::Reminders(cmd) => reminders::run(cmd, Arc::new(open_store(&data_dir)?), &data_dir),
     }
 }
 
