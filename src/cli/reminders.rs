@@ -10,9 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use docward::clock;
-use docward::reminders::{
-    self, Mailer, RetryPolicy, Settings, WebhookTarget, parse_webhook_url,
-};
+use docward::reminders::{self, Mailer, RetryPolicy, Settings, WebhookTarget, parse_webhook_url};
 use docward::store::{KeyStore, ReminderState};
 
 use super::output::{print_json, print_table};
@@ -24,17 +22,32 @@ pub struct ReminderArgs {
     /// Send expiry reminders by mail through this server: smtp://HOST:PORT (STARTTLS when
     /// offered; add ?tls=required to insist) or smtps://HOST:PORT; USER:PASSWORD@ before the host
     /// to log in
-    #[arg(long, env = "DOCWARD_SMTP_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "DOCWARD_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     smtp_url: Option<String>,
     /// The From address of reminder mail
-    #[arg(long, env = "DOCWARD_MAIL_FROM", default_value = "docward <docward@localhost>", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "DOCWARD_MAIL_FROM",
+        default_value = "docward <docward@localhost>",
+        value_name = "ADDR"
+    )]
     mail_from: String,
     /// Also POST every tenant's reminders to this server-wide webhook (signed with
     /// DOCWARD_WEBHOOK_SECRET)
     #[arg(long, env = "DOCWARD_WEBHOOK_URL", value_name = "URL")]
     webhook_url: Option<String>,
     /// The server-wide webhook's signing secret; prefer the environment variable to the flag
-    #[arg(long, env = "DOCWARD_WEBHOOK_SECRET", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "DOCWARD_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     webhook_secret: Option<String>,
     /// How long before a key expires its reminder goes out
     #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = positive_duration)]
@@ -197,7 +210,15 @@ pub fn run(cmd: RemindersCommand, store: Arc<dyn KeyStore>, data_dir: &Path) -> 
                     })
                     .collect();
                 print_table(
-                    &["KEY", "TENANT", "CHANNEL", "STATE", "AT", "KEY EXPIRES", "ERROR"],
+                    &[
+                        "KEY",
+                        "TENANT",
+                        "CHANNEL",
+                        "STATE",
+                        "AT",
+                        "KEY EXPIRES",
+                        "ERROR",
+                    ],
                     &rows,
                 )?;
             }

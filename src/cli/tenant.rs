@@ -312,7 +312,10 @@ pub fn run(cmd: TenantCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<
                     vec!["requests/day".to_owned(), limit(view.daily_limit)],
                     vec!["created".to_owned(), clock::format_short(tenant.created_at)],
                     vec!["email".to_owned(), view.email.clone().unwrap_or_else(none)],
-                    vec!["webhook".to_owned(), view.webhook_url.clone().unwrap_or_else(none)],
+                    vec![
+                        "webhook".to_owned(),
+                        view.webhook_url.clone().unwrap_or_else(none),
+                    ],
                 ];
                 print_table(&["FIELD", "VALUE"], &rows)?;
             }
@@ -348,7 +351,10 @@ pub fn run(cmd: TenantCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<
                                 .get(&t.name)
                                 .and_then(|c| c.email.clone())
                                 .unwrap_or_else(|| "-".to_owned()),
-                            if contacts.get(&t.name).is_some_and(|c| c.webhook_url.is_some()) {
+                            if contacts
+                                .get(&t.name)
+                                .is_some_and(|c| c.webhook_url.is_some())
+                            {
                                 "yes".to_owned()
                             } else {
                                 "-".to_owned()
@@ -357,7 +363,15 @@ pub fn run(cmd: TenantCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<
                     })
                     .collect();
                 print_table(
-                    &["NAME", "PLAN", "MAX KEYS", "REQUESTS/DAY", "CREATED", "EMAIL", "WEBHOOK"],
+                    &[
+                        "NAME",
+                        "PLAN",
+                        "MAX KEYS",
+                        "REQUESTS/DAY",
+                        "CREATED",
+                        "EMAIL",
+                        "WEBHOOK",
+                    ],
                     &rows,
                 )?;
             }

@@ -125,7 +125,9 @@ pub async fn scan(store: &Arc<dyn KeyStore>, settings: &Settings) -> ReminderRes
                         secret: key_file.tenant_secret(&c.tenant, c.webhook_generation),
                     }),
                 )),
-                Err(e) => tracing::warn!(tenant = %key.tenant, "skipping the tenant's webhook: {e}"),
+                Err(e) => {
+                    tracing::warn!(tenant = %key.tenant, "skipping the tenant's webhook: {e}")
+                }
             }
         }
         if let Some(target) = &settings.server_webhook {
@@ -266,9 +268,16 @@ mod tests {
     fn due_within_the_lead_time_and_only_for_keys_in_use() {
         let day = 86_400;
         let now = 1_000 * day;
-        assert_eq!(due(&key(Some(now + 7 * day)), now, DEFAULT_LEAD), Some(now + 7 * day));
+        assert_eq!(
+            due(&key(Some(now + 7 * day)), now, DEFAULT_LEAD),
+            Some(now + 7 * day)
+        );
         assert_eq!(due(&key(Some(now + 7 * day + 1)), now, DEFAULT_LEAD), None);
-        assert_eq!(due(&key(Some(now)), now, DEFAULT_LEAD), None, "already expired");
+        assert_eq!(
+            due(&key(Some(now)), now, DEFAULT_LEAD),
+            None,
+            "already expired"
+        );
         assert_eq!(due(&key(None), now, DEFAULT_LEAD), None);
         let mut revoked = key(Some(now + day));
         revoked.revoked_at = Some(now);
@@ -284,8 +293,17 @@ mod tests {
         let r = Reminder::new(&k, 10 * 86_400, 5 * 86_400, "email");
         assert_eq!(r.days_left, 5);
         let body = r.body();
-        for needle in ["CI", "dw_live_AbCd1234…", "key_1", "docward key rotate key_1", "in 5 days"] {
-            assert!(body.contains(needle) || r.subject().contains(needle), "{needle}: {body}");
+        for needle in [
+            "CI",
+            "dw_live_AbCd1234…",
+            "key_1",
+            "docward key rotate key_1",
+            "in 5 days",
+        ] {
+            assert!(
+                body.contains(needle) || r.subject().contains(needle),
+                "{needle}: {body}"
+            );
         }
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["type"], "key.expiring");

@@ -30,9 +30,9 @@ impl WebhookKey {
         let dir = path.parent().expect("key path has a parent");
         crate::private_dir::create(dir).map_err(|e| ReminderError::Secret(path.clone(), e))?;
         let mut bytes = [0u8; 32];
-        SysRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| ReminderError::Secret(path.clone(), std::io::Error::other(e.to_string())))?;
+        SysRng.try_fill_bytes(&mut bytes).map_err(|e| {
+            ReminderError::Secret(path.clone(), std::io::Error::other(e.to_string()))
+        })?;
         let temp = dir.join(format!("webhook.key.{}", std::process::id()));
         write_private(&temp, hex(&bytes).as_bytes())
             .map_err(|e| ReminderError::Secret(temp.clone(), e))?;
@@ -41,8 +41,9 @@ impl WebhookKey {
         let _ = std::fs::remove_file(&temp);
         match linked {
             Ok(()) => Ok(WebhookKey(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path)?
-                .ok_or_else(|| ReminderError::Secret(path.clone(), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                read(&path)?.ok_or_else(|| ReminderError::Secret(path.clone(), e))
+            }
             Err(e) => Err(ReminderError::Secret(path, e)),
         }
     }
@@ -111,14 +112,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = WebhookKey::load_or_create(dir.path()).unwrap();
         let again = WebhookKey::load_or_create(dir.path()).unwrap();
-        assert_eq!(first.tenant_secret("acme", 0), again.tenant_secret("acme", 0));
-        assert_ne!(first.tenant_secret("acme", 0), first.tenant_secret("acme", 1));
-        assert_ne!(first.tenant_secret("acme", 0), first.tenant_secret("beta", 0));
+        assert_eq!(
+            first.tenant_secret("acme", 0),
+            again.tenant_secret("acme", 0)
+        );
+        assert_ne!(
+            first.tenant_secret("acme", 0),
+            first.tenant_secret("acme", 1)
+        );
+        assert_ne!(
+            first.tenant_secret("acme", 0),
+            first.tenant_secret("beta", 0)
+        );
         assert_eq!(first.tenant_secret("acme", 0).len(), 6 + 64);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(key_path(dir.path())).unwrap().permissions().mode();
+            let mode = std::fs::metadata(key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "webhook key readable by others: {mode:o}");
         }
         std::fs::write(key_path(dir.path()), "short").unwrap();

@@ -186,13 +186,21 @@ mod tests {
     fn webhook_urls_are_checked() {
         assert!(parse_url("https://hooks.example.com/x").is_ok());
         assert!(parse_url("http://127.0.0.1:9/x").is_ok());
-        for bad in ["hooks.example.com", "ftp://x/y", "https://u:p@x/y", "not a url"] {
+        for bad in [
+            "hooks.example.com",
+            "ftp://x/y",
+            "https://u:p@x/y",
+            "not a url",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
         let policy = RetryPolicy {
             attempts: 3,
             backoff: Duration::from_secs(1),
         };
-        assert_eq!(policy.worst_case(), ATTEMPT_TIMEOUT * 3 + Duration::from_secs(3));
+        assert_eq!(
+            policy.worst_case(),
+            ATTEMPT_TIMEOUT * 3 + Duration::from_secs(3)
+        );
     }
 }

@@ -301,23 +301,17 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
         Request::Refund { id, request } => answer(store.refund(id, &request), |refunded| {
             Response::Refunded { refunded }
         }),
-        Request::SetContact { contact } => {
-            answer(store.set_contact(&contact), |()| Response::Unit)
-        }
+        Request::SetContact { contact } => answer(store.set_contact(&contact), |()| Response::Unit),
         Request::Contact { tenant } => answer(store.contact(&tenant), |contact| {
             Response::Contact { contact }
         }),
-        Request::Contacts => answer(store.contacts(), |contacts| Response::Contacts {
-            contacts,
-        }),
+        Request::Contacts => answer(store.contacts(), |contacts| Response::Contacts { contacts }),
         Request::ClaimReminder { claim } => answer(store.claim_reminder(&claim), |claimed| {
             Response::Claimed { claimed }
         }),
-        Request::FinishReminder { finish } => {
-            answer(store.finish_reminder(&finish), |claimed| Response::Claimed {
-                claimed,
-            })
-        }
+        Request::FinishReminder { finish } => answer(store.finish_reminder(&finish), |claimed| {
+            Response::Claimed { claimed }
+        }),
         Request::Reminders => answer(store.reminders(), |reminders| Response::Reminders {
             reminders,
         }),

@@ -205,7 +205,9 @@ pub(crate) fn finish(tree: &sled::Tree, finish: &ReminderFinish) -> StoreResult<
         state: finish.state.clone(),
         ..record
     })?;
-    Ok(tree.compare_and_swap(&key, Some(current), Some(done))?.is_ok())
+    Ok(tree
+        .compare_and_swap(&key, Some(current), Some(done))?
+        .is_ok())
 }
 
 /// Every reminder record, by key id.

@@ -383,10 +383,9 @@ impl KeyStore for SharedStore {
             claim: claim.clone(),
         }) {
             // Sent again after the owner died: the first attempt may have claimed it for us.
-            (Ok(Response::Claimed { claimed: false }), true) => Ok(self
-                .reminders()?
-                .iter()
-                .any(|r| held_by(r, claim))),
+            (Ok(Response::Claimed { claimed: false }), true) => {
+                Ok(self.reminders()?.iter().any(|r| held_by(r, claim)))
+            }
             (outcome, _) => expect!(outcome, Response::Claimed { claimed } => claimed),
         }
     }

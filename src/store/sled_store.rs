@@ -15,9 +15,7 @@ use super::records::{
     Charge, ChargeRecord, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow, decode,
     encode,
 };
-use super::reminders::{
-    self, ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord,
-};
+use super::reminders::{self, ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord};
 use super::touches::Touches;
 use crate::clock::{self, Timestamp};
 use crate::domain::Env;
