@@ -9,7 +9,8 @@
 //! - [`token`]: the token format, its checksum and its hash;
 //! - [`store`]: the key store behind the narrow [`store::KeyStore`] trait;
 //! - [`auth`]: the one door from a presented token to a [`auth::Principal`];
-//! - [`keys`]: key administration rules (create, revoke, rotate).
+//! - [`keys`]: key administration rules (create, revoke, rotate);
+//! - [`reminders`]: expiry reminders by mail and signed webhook, claimed once in the store.
 
 pub mod auth;
 pub mod clock;
@@ -21,6 +22,7 @@ pub mod libraries;
 pub mod private_dir;
 pub mod quota;
 pub mod refusal_log;
+pub mod reminders;
 pub mod server;
 pub mod store;
 pub mod token;

@@ -5,6 +5,7 @@ mod console;
 mod key;
 mod output;
 mod quickstart;
+mod reminders;
 mod repo;
 mod search;
 mod serve;
@@ -53,6 +54,9 @@ enum Command {
     Config(config::ConfigArgs),
     /// The web console: sign-in links, ending sessions, or a local console (no subcommand)
     Console(console::ConsoleArgs),
+    /// Send expiry reminders now (for cron) and list those sent
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCommand),
     /// Set up a demo tenant, index the bundled docs and answer a search through MCP
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -65,7 +69,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     init_logging(matches!(cli.command, Command::Serve(_)));
     match cli.command {
-        Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?),
+        Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?, &data_dir),
         Command::Key(cmd) => key::run(cmd, &open_store(&data_dir)?),
         Command::Repo(cmd) => repo::run(cmd, &open_store(&data_dir)?, &data_dir),
         Command::Search(args) => search::run(args, &open_store(&data_dir)?, &data_dir),
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(args) => config::run(args, &data_dir),
         Command::Console(args) => console::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
         Command::Quickstart(args) => quickstart::run(args, &data_dir),
+        Command::Reminders(cmd) => reminders::run(cmd, Arc::new(open_store(&data_dir)?), &data_dir),
     }
 }
 

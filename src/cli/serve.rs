@@ -60,10 +60,18 @@ pub struct ServeArgs {
     /// How long an unused HTTP session lives before the client must open a new one
     #[arg(long, default_value = "5m", value_name = "DURATION", requires = "http", value_parser = positive_duration)]
     session_idle_timeout: Duration,
+    /// Do not send expiry reminders from this server (e.g. when cron runs `docward reminders run`)
+    #[arg(long, requires = "http")]
+    no_reminders: bool,
+    /// How often an HTTP server looks for keys due a reminder
+    #[arg(long, default_value = "1h", value_name = "DURATION", hide = true, value_parser = positive_duration)]
+    reminder_interval: Duration,
+    #[command(flatten)]
+    reminders: super::reminders::ReminderArgs,
 }
 
 /// A duration such as `10s`, `500ms` or `5m`; zero is refused.
-fn positive_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn positive_duration(s: &str) -> Result<Duration, String> {
     match clock::parse_duration(s)? {
         d if d.is_zero() => Err(format!("'{s}' is zero: give a positive duration, e.g. 10s")),
         d => Ok(d),
@@ -95,6 +103,15 @@ pub fn run(args: ServeArgs, store: Arc<dyn KeyStore>, data_dir: &Path) -> Result
             config.session_idle_timeout = args.session_idle_timeout;
             let shutdown = CancellationToken::new();
             runtime.spawn(cancel_on_signal(shutdown.clone()));
+            if !args.no_reminders {
+                let settings = args.reminders.settings(data_dir)?;
+                runtime.spawn(docward::reminders::run_every(
+                    Arc::clone(state.gate.store()),
+                    settings,
+                    args.reminder_interval,
+                    shutdown.clone(),
+                ));
+            }
             let served = runtime.block_on(serve_http(Arc::clone(&state), config, shutdown));
             // Work still running past the shutdown deadline is abandoned, not waited for.
             runtime.shutdown_timeout(ABANDON_AFTER);

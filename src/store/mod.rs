@@ -15,6 +15,8 @@
 //! | `usage` | tenant 0x00 day (u32 BE) key id | calls, u64 BE |
 //! | `console_links`, `console_sessions` | blake3(secret) | [`ConsoleGrant`] |
 //!
+//! Expiry reminders keep their own trees (`contacts`, `reminders`): see [`reminders`](self::reminders).
+//!
 //! Values are a version byte followed by JSON. No token is ever stored, only its hash.
 //!
 //! sled lets one process open a database. [`SharedStore`] makes that one process the *owner*,
@@ -28,6 +30,7 @@ mod error;
 mod liveness;
 mod owner;
 mod records;
+mod reminders;
 mod remote;
 mod shared;
 mod sled_store;
@@ -40,6 +43,9 @@ pub use owner::socket_path;
 pub use records::{
     CHARGE_ID_RETENTION_MS, Charge, ChargeRequest, KeyRecord, KeyStatus, TenantRecord, UsageRow,
     new_charge_id,
+};
+pub use reminders::{
+    Channel, ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord, ReminderState,
 };
 pub use shared::SharedStore;
 pub use sled_store::{SCHEMA_VERSION, SledStore};
@@ -140,4 +146,20 @@ pub trait KeyStore: Send + Sync {
     /// Ends one console session (`Some(hash)`), or every session and unused link (`None`);
     /// returns how many were removed.
     fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64>;
+
+    // Expiry reminders (their own trees; see `reminders.rs`).
+
+    /// Sets a tenant's contact (mail address, webhook); fails for an unknown tenant.
+    fn set_contact(&self, contact: &ContactRecord) -> StoreResult<()>;
+    /// A tenant's contact, if one was set.
+    fn contact(&self, tenant: &str) -> StoreResult<Option<ContactRecord>>;
+    /// Every tenant's contact.
+    fn contacts(&self) -> StoreResult<Vec<ContactRecord>>;
+    /// Claims one reminder before it is sent (durably, with a compare-and-swap): true for exactly
+    /// one caller, unless a claim is left unfinished past its lease.
+    fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool>;
+    /// Records a claimed reminder as sent or failed; false if the claim was taken over.
+    fn finish_reminder(&self, finish: &ReminderFinish) -> StoreResult<bool>;
+    /// Every reminder record.
+    fn reminders(&self) -> StoreResult<Vec<ReminderRecord>>;
 }

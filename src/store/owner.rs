@@ -319,6 +319,20 @@ pub(crate) fn handle(store: &SledStore, request: Request) -> Response {
                 Response::Count { count }
             })
         }
+        Request::SetContact { contact } => answer(store.set_contact(&contact), |()| Response::Unit),
+        Request::Contact { tenant } => answer(store.contact(&tenant), |contact| {
+            Response::Contact { contact }
+        }),
+        Request::Contacts => answer(store.contacts(), |contacts| Response::Contacts { contacts }),
+        Request::ClaimReminder { claim } => answer(store.claim_reminder(&claim), |claimed| {
+            Response::Claimed { claimed }
+        }),
+        Request::FinishReminder { finish } => answer(store.finish_reminder(&finish), |claimed| {
+            Response::Claimed { claimed }
+        }),
+        Request::Reminders => answer(store.reminders(), |reminders| Response::Reminders {
+            reminders,
+        }),
         Request::Hello { .. } => Response::Hello {
             protocol: super::wire::PROTOCOL,
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -13,6 +13,7 @@ use super::console::{ConsoleGrant, ConsoleSecret};
 use super::error::{StoreError, StoreResult};
 use super::owner::{Owner, handle, socket_path};
 use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
+use super::reminders::{ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord};
 use super::remote::RemoteStore;
 use super::sled_store::SledStore;
 use super::touches::Touches;
@@ -388,4 +389,43 @@ impl KeyStore for SharedStore {
     fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64> {
         expect!(self.call(Request::EndConsoleGrants { hash: hash.copied() }), Response::Count { count } => count)
     }
+    fn set_contact(&self, contact: &ContactRecord) -> StoreResult<()> {
+        expect!(self.call(Request::SetContact { contact: contact.clone() }), Response::Unit => ())
+    }
+
+    fn contact(&self, tenant: &str) -> StoreResult<Option<ContactRecord>> {
+        expect!(self.call(Request::Contact { tenant: tenant.to_owned() }), Response::Contact { contact } => contact)
+    }
+
+    fn contacts(&self) -> StoreResult<Vec<ContactRecord>> {
+        expect!(self.call(Request::Contacts), Response::Contacts { contacts } => contacts)
+    }
+
+    fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool> {
+        match self.call_tracked(Request::ClaimReminder {
+            claim: claim.clone(),
+        }) {
+            // Sent again after the owner died: the first attempt may have claimed it for us.
+            (Ok(Response::Claimed { claimed: false }), true) => {
+                Ok(self.reminders()?.iter().any(|r| held_by(r, claim)))
+            }
+            (outcome, _) => expect!(outcome, Response::Claimed { claimed } => claimed),
+        }
+    }
+
+    fn finish_reminder(&self, finish: &ReminderFinish) -> StoreResult<bool> {
+        expect!(self.call(Request::FinishReminder { finish: finish.clone() }), Response::Claimed { claimed } => claimed)
+    }
+
+    fn reminders(&self) -> StoreResult<Vec<ReminderRecord>> {
+        expect!(self.call(Request::Reminders), Response::Reminders { reminders } => reminders)
+    }
+}
+
+/// Whether `record` is the reminder of `claim`, claimed by its claimant.
+fn held_by(record: &ReminderRecord, claim: &ReminderClaim) -> bool {
+    record.key_id == claim.key_id
+        && record.expires_at == claim.expires_at
+        && record.channel == claim.channel
+        && matches!(&record.state, super::reminders::ReminderState::Claimed { claimant, .. } if *claimant == claim.claimant)
 }

@@ -16,6 +16,7 @@ use super::records::{
     CHARGE_ID_RETENTION_MS, Charge, ChargeRecord, ChargeRequest, KeyRecord, KeyStatus,
     TenantRecord, UsageRow, decode, encode,
 };
+use super::reminders::{self, ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord};
 use super::touches::Touches;
 use crate::clock::{self, Timestamp};
 use crate::domain::Env;
@@ -47,6 +48,10 @@ pub struct SledStore {
     group_commit: GroupCommit,
     /// Per-key burst limiters, here so that every process using this store shares them.
     bursts: BurstLimits,
+    /// Reminder contacts per tenant (see `reminders.rs`).
+    contacts: sled::Tree,
+    /// Reminder claims and outcomes.
+    reminders: sled::Tree,
 }
 
 impl SledStore {
@@ -104,6 +109,8 @@ impl SledStore {
             touched: Touches::default(),
             group_commit: GroupCommit::default(),
             bursts: BurstLimits::default(),
+            contacts: db.open_tree("contacts")?,
+            reminders: db.open_tree("reminders")?,
             path,
             db,
         })
@@ -559,6 +566,42 @@ impl KeyStore for SledStore {
 
     fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64> {
         self.end_console_grants_local(hash)
+
+    }
+    fn set_contact(&self, contact: &ContactRecord) -> StoreResult<()> {
+        if self.tenants.get(contact.tenant.as_bytes())?.is_none() {
+            return Err(self.unknown_tenant(&contact.tenant));
+        }
+        reminders::set_contact(&self.contacts, contact)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn contact(&self, tenant: &str) -> StoreResult<Option<ContactRecord>> {
+        reminders::contact(&self.contacts, tenant)
+    }
+
+    fn contacts(&self) -> StoreResult<Vec<ContactRecord>> {
+        reminders::contacts(&self.contacts)
+    }
+
+    fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool> {
+        let claimed = reminders::claim(&self.reminders, claim)?;
+        if claimed {
+            // On disk before anything is sent: a restarted owner still knows it is claimed.
+            self.db.flush()?;
+        }
+        Ok(claimed)
+    }
+
+    fn finish_reminder(&self, finish: &ReminderFinish) -> StoreResult<bool> {
+        let finished = reminders::finish(&self.reminders, finish)?;
+        self.db.flush()?;
+        Ok(finished)
+    }
+
+    fn reminders(&self) -> StoreResult<Vec<ReminderRecord>> {
+        reminders::list(&self.reminders)
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::console::{ConsoleGrant, ConsoleSecret};
 use super::error::StoreError;
 use super::records::{Charge, ChargeRequest, KeyRecord, TenantRecord, UsageRow};
+use super::reminders::{ContactRecord, ReminderClaim, ReminderFinish, ReminderRecord};
 use crate::clock::Timestamp;
 use crate::domain::Plan;
 
@@ -102,6 +103,22 @@ pub enum Request {
     EndConsoleGrants {
         hash: Option<[u8; 32]>,
     },
+    // Expiry reminders (added in protocol 1 without a bump, like `Refund`: an older owner
+    // answers with an error and no reminder is sent).
+    SetContact {
+        contact: ContactRecord,
+    },
+    Contact {
+        tenant: String,
+    },
+    Contacts,
+    ClaimReminder {
+        claim: ReminderClaim,
+    },
+    FinishReminder {
+        finish: ReminderFinish,
+    },
+    Reminders,
 }
 
 /// The answer to one request.
@@ -149,6 +166,19 @@ pub enum Response {
     /// A console link or session, if it exists and has not expired.
     ConsoleGrant {
         grant: Option<ConsoleGrant>,
+    },
+    Contact {
+        contact: Option<ContactRecord>,
+    },
+    Contacts {
+        contacts: Vec<ContactRecord>,
+    },
+    /// Whether a reminder claim (or its finish) took effect.
+    Claimed {
+        claimed: bool,
+    },
+    Reminders {
+        reminders: Vec<ReminderRecord>,
     },
 }
 

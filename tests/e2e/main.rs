@@ -11,5 +11,6 @@ mod faults_store;
 mod http;
 mod multiprocess;
 mod python_sdk;
+mod reminders;
 mod soak;
 mod stdio;
