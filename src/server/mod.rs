@@ -6,6 +6,7 @@
 
 pub mod http;
 mod render;
+pub mod rest;
 mod stdio;
 pub mod stdio_framing;
 mod tools;
