@@ -44,11 +44,7 @@ pub fn validate_ignore(patterns: &[String]) -> Result<()> {
                     .to_owned(),
             )
         } else {
-            let mut builder = GitignoreBuilder::new("/");
-            builder
-                .add_line(None, pattern)
-                .err()
-                .map(|e| format!("it is not a valid pattern ({e})"))
+            glob_error(pattern).map(|e| format!("it is not a valid pattern ({e})"))
         };
         if let Some(why) = why {
             return Err(DocsError::InvalidSetting(format!(
@@ -59,6 +55,16 @@ pub fn validate_ignore(patterns: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Why `pattern` does not compile as a gitignore line, if it does not (some errors show only
+/// when the matcher is built).
+fn glob_error(pattern: &str) -> Option<String> {
+    let mut builder = GitignoreBuilder::new("/");
+    if let Err(e) = builder.add_line(None, pattern) {
+        return Some(e.to_string());
+    }
+    builder.build().err().map(|e| e.to_string())
+}
+
 /// The matcher of `patterns` for a source folder `root`, or `None` when there are none.
 pub fn matcher(root: &Path, patterns: &[String]) -> Option<Gitignore> {
     if patterns.is_empty() {
@@ -66,9 +72,14 @@ pub fn matcher(root: &Path, patterns: &[String]) -> Option<Gitignore> {
     }
     let mut builder = GitignoreBuilder::new(root);
     for pattern in patterns {
-        // Validated when saved; a pattern that no longer parses is left out rather than failing the sync.
-        if let Err(e) = builder.add_line(None, pattern) {
-            tracing::warn!(pattern = %pattern, error = %e, "ignoring an unreadable ignore pattern");
+        // Validated when saved; a pattern that does not compile is left out rather than failing the sync.
+        match glob_error(pattern) {
+            None => {
+                let _ = builder.add_line(None, pattern);
+            }
+            Some(e) => {
+                tracing::warn!(pattern = %pattern, error = %e, "leaving out an unreadable ignore pattern")
+            }
         }
     }
     builder.build().ok()
@@ -81,7 +92,7 @@ mod tests {
     #[test]
     fn patterns_are_checked_one_by_one() {
         assert!(validate_ignore(&["drafts/".into(), "*.rst".into(), "!keep.md".into()]).is_ok());
-        for bad in ["", "  ", "a\nb", "# note", "[", &"x".repeat(300)] {
+        for bad in ["", "  ", "a\nb", "# note", "[", "[z-a]", &"x".repeat(300)] {
             let err = validate_ignore(&[bad.to_owned()]).unwrap_err().to_string();
             assert!(err.contains("ignore pattern 0"), "{bad:?}: {err}");
         }

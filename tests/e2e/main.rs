@@ -10,5 +10,6 @@ mod faults_store;
 mod http;
 mod multiprocess;
 mod python_sdk;
+mod rest;
 mod soak;
 mod stdio;

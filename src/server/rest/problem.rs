@@ -141,6 +141,10 @@ fn title(code: &str, status: StatusCode) -> String {
         "section_out_of_range" => "Section out of range",
         "empty_query" | "query_too_long" => "Unusable query",
         "internal" => "Server error",
+        "not_found" => "No such endpoint",
+        "method_not_allowed" => "Method not allowed",
+        "body_timeout" => "Request body too slow",
+        "bad_request" => "Bad request",
         _ => return status.canonical_reason().unwrap_or("Error").to_owned(),
     };
     known.to_owned()
