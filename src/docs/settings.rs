@@ -92,7 +92,15 @@ mod tests {
     #[test]
     fn patterns_are_checked_one_by_one() {
         assert!(validate_ignore(&["drafts/".into(), "*.rst".into(), "!keep.md".into()]).is_ok());
-        for bad in ["", "  ", "a\nb", "# note", "[z-a]", "{a,b", &"x".repeat(300)] {
+        for bad in [
+            "",
+            "  ",
+            "a\nb",
+            "# note",
+            "[z-a]",
+            "{a,b",
+            &"x".repeat(300),
+        ] {
             let err = validate_ignore(&[bad.to_owned()]).unwrap_err().to_string();
             assert!(err.contains("ignore pattern 0"), "{bad:?}: {err}");
         }

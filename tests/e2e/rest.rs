@@ -200,7 +200,9 @@ async fn settings_change_and_a_sync_job_reindexes_with_them() {
 
     // Bad settings are refused with the reason.
     let bad = problem(
-        patch(json!({"ignore": ["[z-a]"]}).to_string()).await.unwrap(),
+        patch(json!({"ignore": ["[z-a]"]}).to_string())
+            .await
+            .unwrap(),
         422,
         "invalid_setting",
     )
