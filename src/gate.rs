@@ -225,6 +225,11 @@ impl Gate {
         self.env
     }
 
+    /// The limits every call passes.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The store behind the gate.
     pub fn store(&self) -> &Arc<dyn KeyStore> {
         &self.store

@@ -74,6 +74,11 @@ impl Limits {
         }
     }
 
+    /// The burst limit: calls per second per key.
+    pub fn per_second(&self) -> u32 {
+        self.per_second
+    }
+
     /// Admits one call of `principal` at `now`: the burst limit first, then the daily quota
     /// (live keys only). A refused call is not counted; an admitted one comes with the ticket
     /// that refunds it.

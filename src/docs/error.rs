@@ -114,6 +114,9 @@ pub enum DocsError {
         /// The command that repairs it.
         command: String,
     },
+    /// A repo setting that is not allowed (the message says which and why).
+    #[error("{0}")]
+    InvalidSetting(String),
     /// Library data on disk is damaged or of an unknown format.
     #[error("library data is corrupt: {0}; remove the repo and add it again")]
     Corrupt(String),
@@ -135,6 +138,7 @@ impl DocsError {
             DocsError::UnknownDoc { .. } => "unknown_doc",
             DocsError::RepoExists(_) => "repo_exists",
             DocsError::InvalidName(_) => "invalid_name",
+            DocsError::InvalidSetting(_) => "invalid_setting",
             DocsError::SourceMissing(_) => "source_missing",
             DocsError::SectionOutOfRange { .. } => "section_out_of_range",
             DocsError::EmptyQuery => "empty_query",

@@ -45,13 +45,29 @@ pub struct Loaded {
 }
 
 /// Lists documentation files under `root`, sorted by path, plus entries that could not be read.
+#[cfg(test)]
 pub fn list_files(root: &Path) -> (Vec<SourceFile>, Vec<Skipped>) {
+    list_files_ignoring(root, None)
+}
+
+/// [`list_files`], leaving out entries that `extra` (the repo's own ignore patterns) ignores.
+pub fn list_files_ignoring(
+    root: &Path,
+    extra: Option<ignore::gitignore::Gitignore>,
+) -> (Vec<SourceFile>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let canonical: Arc<Path> = std::fs::canonicalize(root)
         .unwrap_or_else(|_| root.to_path_buf())
         .into();
-    let walker = WalkBuilder::new(root)
+    let mut builder = WalkBuilder::new(root);
+    if let Some(extra) = extra {
+        builder.filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            !extra.matched(entry.path(), is_dir).is_ignore()
+        });
+    }
+    let walker = builder
         .hidden(true)
         .ignore(true)
         .git_ignore(true)

@@ -16,6 +16,7 @@ use super::lock;
 use super::manifest::{self, Manifest};
 use super::names::validate_repo_name;
 use super::schema::{self, DocFields};
+use super::settings::RepoSettings;
 use super::types::{DocPage, Progress, RepoInfo, SearchHit, SyncReport};
 
 /// The docs of one (tenant, env) pair, living in one directory.
@@ -141,6 +142,30 @@ impl Library {
         super::getdoc::get_doc(self, repo, path, from_section)
     }
 
+    /// One repo's summary, or UnknownRepo listing the known ones.
+    pub fn repo(&self, name: &str) -> Result<RepoInfo> {
+        Ok(self.manifest(name)?.info())
+    }
+
+    /// The settings of repo `name`.
+    pub fn repo_settings(&self, name: &str) -> Result<RepoSettings> {
+        Ok(RepoSettings {
+            ignore: self.manifest(name)?.ignore,
+        })
+    }
+
+    /// Replaces the settings of repo `name` after checking them; they apply from the next sync.
+    /// Takes the writer lock, so that a sync running meanwhile does not write them over.
+    pub fn set_repo_settings(&self, name: &str, settings: &RepoSettings) -> Result<RepoSettings> {
+        super::settings::validate_ignore(&settings.ignore)?;
+        self.manifest(name)?;
+        let _lock = lock::try_lock(&self.dir)?;
+        let mut manifest = self.manifest(name)?;
+        manifest.ignore = settings.ignore.clone();
+        manifest::save(&self.dir, &manifest)?;
+        Ok(settings.clone())
+    }
+
     /// The manifest of `name`, or UnknownRepo listing the known ones.
     pub(super) fn manifest(&self, name: &str) -> Result<Manifest> {
         if validate_repo_name(name).is_ok()
@@ -179,7 +204,8 @@ impl Library {
         progress: &dyn Progress,
         started: Instant,
     ) -> Result<SyncReport> {
-        let (files, mut skipped) = ingest::list_files(&manifest.source);
+        let extra = super::settings::matcher(&manifest.source, &manifest.ignore);
+        let (files, mut skipped) = ingest::list_files_ignoring(&manifest.source, extra);
         progress.start(files.len() as u64);
         let trusted = self.repair_leftovers(&writer, &manifest)?;
         let mut applied = indexer::apply(

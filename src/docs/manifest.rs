@@ -35,6 +35,9 @@ pub struct Manifest {
     pub indexed_at: i64,
     /// Indexed files by repo-relative path.
     pub files: BTreeMap<String, FileEntry>,
+    /// Extra ignore patterns (gitignore syntax) set through the REST API; absent in older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
 }
 
 impl Manifest {
@@ -46,6 +49,7 @@ impl Manifest {
             source,
             indexed_at: now(),
             files: BTreeMap::new(),
+            ignore: Vec::new(),
         }
     }
 

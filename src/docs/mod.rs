@@ -18,6 +18,7 @@ mod plaintext;
 mod rebuild;
 mod schema;
 mod search;
+mod settings;
 mod simhash;
 mod types;
 
@@ -35,6 +36,7 @@ pub use error::{DocsError, Result};
 pub use library::{Library, repos_in};
 pub use names::{default_repo_name, validate_repo_name};
 pub use rebuild::{MissingSource, RebuildReport, rebuild};
+pub use settings::{MAX_IGNORE_PATTERNS, MAX_PATTERN_BYTES, RepoSettings, validate_ignore};
 pub use types::{
     DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, SectionRef,
     Skipped, SyncReport,

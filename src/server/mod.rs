@@ -7,6 +7,7 @@
 pub mod console;
 pub mod http;
 mod render;
+pub mod rest;
 mod stdio;
 pub mod stdio_framing;
 mod tools;

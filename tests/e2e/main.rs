@@ -12,5 +12,6 @@ mod http;
 mod multiprocess;
 mod python_sdk;
 mod reminders;
+mod rest;
 mod soak;
 mod stdio;

@@ -24,6 +24,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use tokio_util::sync::CancellationToken;
 
 pub use auth::HttpAuth;
+pub(crate) use auth::{bearer, key_in_url};
 pub use listener::ConnectionLimits;
 pub use sessions::DEFAULT_SESSION_IDLE;
 
@@ -156,6 +157,12 @@ fn app_and_state(
         ));
     let app = Router::new()
         .merge(mcp)
+        .nest(
+            "/v1",
+            super::rest::router(Arc::clone(&server), config.limits.body_timeout).layer(
+                middleware::from_fn_with_state(Arc::clone(&state), guard::check_host_and_origin),
+            ),
+        )
         .route("/healthz", get(health::healthz))
         .route(
             "/.well-known/oauth-protected-resource",
