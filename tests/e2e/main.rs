@@ -9,6 +9,7 @@ mod faults_input;
 mod faults_store;
 mod http;
 mod multiprocess;
+mod node_clients;
 mod python_sdk;
 mod soak;
 mod stdio;
