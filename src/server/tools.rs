@@ -31,12 +31,20 @@ pub fn scope_for(tool: &str) -> Option<Scope> {
 
 /// Makes the optional properties' schemas portable: schemars writes an `Option<T>` as
 /// `"type": [T, "null"]`, which strict clients (MCP Inspector `--strict`) flag; an optional
-/// property is simply not `required`, so the `"null"` is dropped.
+/// property is simply not `required`, so the `"null"` (and a `null` default) is dropped.
 fn optional_without_null(schema: &mut schemars::Schema) {
     let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
         return;
     };
     for property in properties.values_mut() {
+        // `#[serde(default)]` on an Option writes `"default": null`, which no longer fits.
+        if let Some(object) = property.as_object_mut()
+            && object
+                .get("default")
+                .is_some_and(serde_json::Value::is_null)
+        {
+            object.remove("default");
+        }
         let Some(types) = property.get_mut("type") else {
             continue;
         };
