@@ -229,7 +229,10 @@ async fn refusal_fixture() -> (TestDir, Keys) {
 }
 
 /// (refusal, key, tool, what the person must be told).
-fn cases(keys: &Keys) -> Vec<(&'static str, String, &'static str, &'static str)> {
+type Case = (&'static str, String, &'static str, &'static str);
+
+/// The refusals every client and transport is checked for.
+fn cases(keys: &Keys) -> Vec<Case> {
     vec![
         ("revoked", keys.revoked.clone(), "search", "was revoked on"),
         ("expired", keys.expired.clone(), "search", "expired on"),
@@ -270,7 +273,7 @@ fn matrix(
     expect: impl Fn(&str, &'static str) -> &'static str + Sync,
 ) {
     let cases = cases(keys);
-    let jobs: Vec<(Transport, &(&str, String, &str, &str))> = TRANSPORTS
+    let jobs: Vec<(Transport, &Case)> = TRANSPORTS
         .iter()
         .flat_map(|t| cases.iter().map(move |c| (*t, c)))
         .collect();
