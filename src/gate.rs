@@ -196,6 +196,48 @@ impl From<QuotaError> for Refusal {
     }
 }
 
+/// The command an administrator runs for a key like `principal`'s with `more` scopes too.
+pub fn key_create_command(principal: &Principal, more: &[Scope]) -> String {
+    let mut scopes: Vec<Scope> = principal.scopes.clone();
+    scopes.extend(more.iter().filter(|s| !principal.scopes.contains(s)));
+    let flags: Vec<String> = scopes.iter().map(|s| format!("--scope {s}")).collect();
+    format!(
+        "docward key create --tenant {} --name NAME --env {} {}",
+        principal.tenant,
+        principal.env,
+        flags.join(" ")
+    )
+}
+
+/// The scopes a key holds, for messages.
+pub fn scope_list(principal: &Principal) -> String {
+    if principal.scopes.is_empty() {
+        return "no scopes".to_owned();
+    }
+    let names: Vec<&str> = principal.scopes.iter().map(|s| s.as_str()).collect();
+    names.join(", ")
+}
+
+/// Names the scope a key lacks, the tools it hides, and the command that creates a key with it.
+pub fn missing_scope_message(principal: &Principal, scope: Scope) -> String {
+    let tools: Vec<&str> = crate::server::TOOL_SCOPES
+        .iter()
+        .filter(|(_, s)| *s == scope)
+        .map(|(name, _)| *name)
+        .collect();
+    format!(
+        "API key {} lacks the scope {scope}, so {} is hidden from it and refused (it has: {}). An administrator creates a key with it: `{}`",
+        principal.key_display,
+        if tools.is_empty() {
+            "the tool".to_owned()
+        } else {
+            tools.join(", ")
+        },
+        scope_list(principal),
+        key_create_command(principal, &[scope])
+    )
+}
+
 /// A call that passed the gate.
 #[derive(Debug, Clone)]
 pub struct Admission {
@@ -271,19 +313,7 @@ impl Gate {
         if !principal.has_scope(scope) {
             return Err(Refusal {
                 scope: Some(scope),
-                ..Refusal::new(
-                    Code::MissingScope,
-                    format!(
-                        "API key {} lacks the scope {scope}; create a key with `--scope {scope}` (it has: {})",
-                        principal.key_display,
-                        principal
-                            .scopes
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
+                ..Refusal::new(Code::MissingScope, missing_scope_message(&principal, scope))
             });
         }
         let (admitted, ticket) = self.limits.admit(self.store.as_ref(), &principal, now)?;

@@ -18,7 +18,8 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    DiscoverResult, Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -84,6 +85,12 @@ impl DocServer {
             credential,
             tool_router: DocServer::router(),
         }
+    }
+
+    /// The instructions for this caller: what the tools are for, and what its key allows.
+    async fn instructions(&self, context: &RequestContext<RoleServer>) -> String {
+        let verdict = self.caller(context).await;
+        format!("{INSTRUCTIONS} {}", key_note(&verdict))
     }
 
     fn libraries(&self) -> &Libraries {
@@ -158,6 +165,45 @@ fn http_verdict(context: &RequestContext<RoleServer>) -> Verdict {
     }
 }
 
+/// What the instructions tell the model and the person about the caller's key: its scopes, the
+/// tools a missing scope hides and how to get a key with them, or why the key is refused.
+fn key_note(verdict: &Verdict) -> String {
+    let principal = match verdict {
+        Verdict::Admitted(a) => &a.principal,
+        Verdict::Authenticated(p) => p,
+        Verdict::Refused(r) => {
+            return format!(
+                "This server refuses the configured API key ({}): {}",
+                r.code.as_str(),
+                r.message
+            );
+        }
+    };
+    let hidden: Vec<(&str, Scope)> = TOOL_SCOPES
+        .iter()
+        .filter(|(_, scope)| !principal.has_scope(*scope))
+        .copied()
+        .collect();
+    let mut note = format!(
+        "This API key ({}) has the scopes: {}.",
+        principal.key_display,
+        crate::gate::scope_list(principal)
+    );
+    if !hidden.is_empty() {
+        let names: Vec<String> = hidden
+            .iter()
+            .map(|(tool, scope)| format!("{tool} (needs {scope})"))
+            .collect();
+        let scopes: Vec<Scope> = hidden.iter().map(|(_, scope)| *scope).collect();
+        note.push_str(&format!(
+            " Hidden from it: {}. An administrator creates a key with them: `{}`",
+            names.join(", "),
+            crate::gate::key_create_command(principal, &scopes)
+        ));
+    }
+    note
+}
+
 /// A refusal as a tool result the client shows to the user and the model (`isError: true`),
 /// with the machine-readable details in structured content.
 fn refusal_result(refusal: &Refusal) -> CallToolResult {
@@ -178,6 +224,29 @@ impl ServerHandler for DocServer {
                     .with_title("docward documentation search"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let mut info = self.negotiate_initialize(&request)?;
+        info.instructions = Some(self.instructions(&context).await);
+        Ok(info)
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, McpError> {
+        let mut info = self.get_info();
+        info.instructions = Some(self.instructions(&context).await);
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            info,
+        ))
     }
 
     async fn list_tools(

@@ -29,8 +29,39 @@ pub fn scope_for(tool: &str) -> Option<Scope> {
         .map(|(_, scope)| *scope)
 }
 
+/// Makes the optional properties' schemas portable: schemars writes an `Option<T>` as
+/// `"type": [T, "null"]`, which strict clients (MCP Inspector `--strict`) flag; an optional
+/// property is simply not `required`, so the `"null"` (and a `null` default) is dropped.
+fn optional_without_null(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for property in properties.values_mut() {
+        // `#[serde(default)]` on an Option writes `"default": null`, which no longer fits.
+        if let Some(object) = property.as_object_mut()
+            && object
+                .get("default")
+                .is_some_and(serde_json::Value::is_null)
+        {
+            object.remove("default");
+        }
+        let Some(types) = property.get_mut("type") else {
+            continue;
+        };
+        if let Some(list) = types.as_array() {
+            let kept: Vec<serde_json::Value> =
+                list.iter().filter(|t| *t != "null").cloned().collect();
+            *types = match kept.as_slice() {
+                [one] => one.clone(),
+                _ => serde_json::Value::Array(kept),
+            };
+        }
+    }
+}
+
 /// Input of `search`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_without_null)]
 pub struct SearchArgs {
     /// What to look for: keywords or a short natural-language question, e.g. "configure release profile" or "how do I cancel a task". At most 64 words.
     #[schemars(length(min = 1, max = 2000))]
@@ -40,11 +71,13 @@ pub struct SearchArgs {
     pub repo: Option<String>,
     /// How many results to return, 1-20. Default 5.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 20))]
     pub limit: Option<u32>,
 }
 
 /// Input of `get_doc`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_without_null)]
 pub struct GetDocArgs {
     /// The repository name, exactly as returned by search or list_repos.
     pub repo: String,
@@ -157,5 +190,26 @@ impl DocServer {
             Ok(repos) => tool_success(render::repos(&repos), json!({ "repos": listed(&repos) })),
             Err(e) => tool_error(e.to_string(), e.code()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_have_no_null_types_and_limit_starts_at_one() {
+        let search = serde_json::to_value(schemars::schema_for!(SearchArgs)).unwrap();
+        assert_eq!(search["properties"]["repo"]["type"], "string", "{search}");
+        assert_eq!(search["properties"]["limit"]["type"], "integer", "{search}");
+        assert_eq!(search["properties"]["limit"]["minimum"], 1, "{search}");
+        assert_eq!(search["properties"]["limit"]["maximum"], 20, "{search}");
+        assert_eq!(search["required"], serde_json::json!(["query"]), "{search}");
+        let get_doc = serde_json::to_value(schemars::schema_for!(GetDocArgs)).unwrap();
+        assert_eq!(
+            get_doc["properties"]["section"]["type"], "integer",
+            "{get_doc}"
+        );
+        assert!(!get_doc.to_string().contains("null"), "{get_doc}");
     }
 }

@@ -76,7 +76,7 @@ async fn rmcp_client_searches_over_streamable_http_with_a_bearer_key() {
 }
 
 #[tokio::test]
-async fn bad_keys_get_401_with_a_bearer_challenge_and_a_jsonrpc_body() {
+async fn bad_keys_are_told_in_band_on_json_rpc_requests_and_get_a_401_otherwise() {
     let dir = setup("live", "pro");
     let revoked = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
     dir.cmd(&["key", "revoke", revoked["id"].as_str().unwrap()])
@@ -101,36 +101,169 @@ async fn bad_keys_get_401_with_a_bearer_challenge_and_a_jsonrpc_body() {
         ),
     ];
     for (key, code, hint) in cases {
+        // A JSON-RPC request: the refusal is its JSON-RPC error, which clients show (a 401
+        // makes OAuth-capable clients start OAuth instead; docs/http.md).
         let response = post_mcp(&server, key, None, &initialize_body()).await;
-        assert_eq!(response.status(), 401, "{code}");
-        let challenge = www_authenticate(&response);
+        assert_eq!(response.status(), 200, "{code}");
         assert!(
-            challenge.starts_with("Bearer realm=\"docward\""),
-            "{challenge}"
+            !response.headers().contains_key("www-authenticate"),
+            "{code}"
         );
-        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-        assert!(challenge.contains(&format!(
-            "resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
-            server.base
-        )));
         assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "no-store");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["jsonrpc"], "2.0");
-        assert!(
-            body["id"].is_null(),
-            "refused before the body is read: {body}"
-        );
+        assert_eq!(body["id"], 1, "answered to the request: {body}");
+        assert_eq!(body["error"]["code"], -32040, "{body}");
         assert_eq!(body["error"]["data"]["code"], code);
         assert!(
             body["error"]["message"].as_str().unwrap().contains(hint),
             "{body}"
         );
+        // Not a JSON-RPC request (an event stream): 401 with an RFC 6750 challenge.
+        let mut get = reqwest::Client::new()
+            .get(server.mcp_url())
+            .header("accept", "text/event-stream");
+        if let Some(key) = key {
+            get = get.header("authorization", format!("Bearer {key}"));
+        }
+        let response = get.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{code}");
+        let challenge = www_authenticate(&response);
+        if key.is_none() {
+            // §3.1: no error code when no credentials were given.
+            assert_eq!(challenge, "Bearer realm=\"docward\"");
+        } else {
+            assert!(
+                challenge.starts_with(
+                    "Bearer realm=\"docward\", error=\"invalid_token\", error_description=\""
+                ),
+                "{challenge}"
+            );
+            assert!(!challenge.contains("resource_metadata"), "{challenge}");
+            // One quoted-string: the description's own quotes are escaped, `…` is spelled out.
+            let description = challenge
+                .split_once("error_description=\"")
+                .unwrap()
+                .1
+                .strip_suffix('"')
+                .unwrap();
+            assert!(
+                !description.replace("\\\"", "").contains('"'),
+                "{challenge}"
+            );
+            assert!(!description.contains('\''), "stray quote: {challenge}");
+        }
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["data"]["code"], code);
     }
     let log = server.log();
     assert!(
         !log.contains(revoked["token"].as_str().unwrap()) && !log.contains(&test_key),
         "a token reached the log"
     );
+}
+
+#[tokio::test]
+async fn what_does_not_exist_is_404_and_each_transport_has_its_own_metadata() {
+    let dir = setup("live", "pro");
+    let server = HttpServer::start(&dir, "live", &[]);
+    let http = reqwest::Client::new();
+    for path in [
+        "/register",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/mcp",
+        "/.well-known/openid-configuration",
+        "/authorize",
+        "/token",
+        "/no/such/path",
+    ] {
+        for key in [None, Some("dw_live_abc")] {
+            let mut get = http.get(format!("{}{path}", server.base));
+            if let Some(key) = key {
+                get = get.header("authorization", format!("Bearer {key}"));
+            }
+            let response = get.send().await.unwrap();
+            assert_eq!(response.status(), 404, "GET {path} with key {key:?}");
+            assert!(
+                !response.headers().contains_key("www-authenticate"),
+                "{path}"
+            );
+        }
+        let post = http
+            .post(format!("{}{path}", server.base))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 404, "POST {path}");
+    }
+    for (path, resource) in [
+        ("", server.base.clone()),
+        ("/mcp", server.mcp_url()),
+        ("/sse", format!("{}/sse", server.base)),
+    ] {
+        let meta: Value = http
+            .get(format!(
+                "{}/.well-known/oauth-protected-resource{path}",
+                server.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(meta["resource"], resource.as_str(), "{path}");
+        assert!(meta.get("authorization_servers").is_none(), "{meta}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_sse_client_reads_the_refusal_on_a_short_lived_stream() {
+    let dir = setup("live", "pro");
+    let revoked = dir.key_json("acme", "live", &["--scope", "mcp:search"]);
+    dir.cmd(&["key", "revoke", revoked["id"].as_str().unwrap()])
+        .run();
+    let key = revoked["token"].as_str().unwrap().to_owned();
+    let other = dir.key("acme", "live", &[]);
+    let server = HttpServer::start(&dir, "live", &[]);
+    let (mut stream, endpoint) = open_sse(&server, &key).await;
+    let send = |key: &str, body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}{endpoint}", server.base))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    // Another credential is not answered on this stream.
+    assert_eq!(send(&other, initialize_body()).await.unwrap().status(), 404);
+    assert_eq!(send(&key, initialize_body()).await.unwrap().status(), 202);
+    let mut seen = String::new();
+    while !seen.contains("\"id\":1") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("no answer on the stream")
+            .unwrap()
+            .expect("stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .find(|d| d.contains("\"id\":1"))
+        .unwrap();
+    let message: Value = serde_json::from_str(data.trim()).unwrap();
+    assert_eq!(message["error"]["data"]["code"], "key_revoked", "{message}");
+    assert!(
+        message["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked on"),
+        "{message}"
+    );
+    assert!(!seen.contains(&key), "the token went out on the stream");
 }
 
 #[tokio::test]
@@ -171,7 +304,7 @@ async fn a_key_in_the_url_is_refused() {
 }
 
 #[tokio::test]
-async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
+async fn a_missing_scope_is_a_tool_result_naming_the_scope_and_the_command() {
     let dir = setup("live", "pro");
     let key = dir.key("acme", "live", &["mcp:search"]);
     let server = HttpServer::start(&dir, "live", &[]);
@@ -186,16 +319,22 @@ async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
         ),
     )
     .await;
-    assert_eq!(response.status(), 403);
-    let challenge = www_authenticate(&response);
-    assert!(
-        challenge.contains("error=\"insufficient_scope\""),
-        "{challenge}"
-    );
-    assert!(challenge.contains("scope=\"mcp:get_doc\""), "{challenge}");
-    let body: Value = response.json().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = rpc_body(response).await;
     assert_eq!(body["id"], 5);
-    assert_eq!(body["error"]["data"]["code"], "missing_scope");
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(
+        body["result"]["structuredContent"]["error"]["code"],
+        "missing_scope"
+    );
+    let shown = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(shown.contains("lacks the scope mcp:get_doc"), "{shown}");
+    assert!(
+        shown.contains(
+            "`docward key create --tenant acme --name NAME --env live --scope mcp:search --scope mcp:get_doc`"
+        ),
+        "{shown}"
+    );
     let allowed = post_mcp(
         &server,
         Some(&key),
@@ -209,7 +348,7 @@ async fn a_missing_scope_is_403_insufficient_scope_naming_the_scope() {
 }
 
 #[tokio::test]
-async fn the_daily_quota_is_429_with_retry_after_and_ratelimit_headers() {
+async fn the_daily_quota_is_a_tool_result_with_ratelimit_headers() {
     let dir = setup_with("live", &["--plan", "free", "--daily-limit", "3"]);
     let key = dir.key("acme", "live", &["mcp:list_repos"]);
     let server = HttpServer::start(&dir, "live", &[]);
@@ -237,23 +376,22 @@ async fn the_daily_quota_is_429_with_retry_after_and_ratelimit_headers() {
         &tool_call("list_repos", json!({})),
     )
     .await;
-    assert_eq!(refused.status(), 429);
-    let retry_after: u64 = refused.headers()["retry-after"]
+    assert_eq!(refused.status(), 200);
+    let reset: u64 = refused.headers()["ratelimit-reset"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
-    assert!(retry_after > 0 && retry_after <= 86_400);
+    assert!(reset > 0 && reset <= 86_400);
     assert_eq!(refused.headers()["ratelimit-limit"], "3");
     assert_eq!(refused.headers()["ratelimit-remaining"], "0");
-    assert_eq!(
-        refused.headers()["ratelimit-reset"].to_str().unwrap(),
-        retry_after.to_string()
-    );
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["data"]["code"], "quota_exceeded");
+    let body = rpc_body(refused).await;
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    let error = &body["result"]["structuredContent"]["error"];
+    assert_eq!(error["code"], "quota_exceeded");
+    assert_eq!(error["retry_after_secs"], reset);
     assert!(
-        body["error"]["message"]
+        body["result"]["content"][0]["text"]
             .as_str()
             .unwrap()
             .contains("00:00 UTC")
@@ -270,7 +408,7 @@ async fn the_daily_quota_is_429_with_retry_after_and_ratelimit_headers() {
 }
 
 #[tokio::test]
-async fn the_burst_limit_is_429_too() {
+async fn the_burst_limit_is_a_tool_result_too() {
     let dir = setup("test", "pro");
     let key = dir.key("acme", "test", &["mcp:list_repos"]);
     let server = HttpServer::start(&dir, "test", &["--burst", "2"]);
@@ -284,17 +422,19 @@ async fn the_burst_limit_is_429_too() {
             &tool_call("list_repos", json!({})),
         )
         .await;
-        statuses.push(r.status().as_u16());
-        if r.status() == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            let body: Value = r.json().await.unwrap();
-            assert_eq!(body["error"]["data"]["code"], "rate_limited");
+        assert_eq!(r.status(), 200);
+        let limited = r.headers().contains_key("ratelimit-reset");
+        let body = rpc_body(r).await;
+        let code = body["result"]["structuredContent"]["error"]["code"].clone();
+        assert_eq!(limited, code == "rate_limited", "{body}");
+        statuses.push(if code == "rate_limited" {
+            "limited"
         } else {
-            let _ = r.text().await;
-        }
+            "ok"
+        });
     }
-    assert_eq!(&statuses[..2], &[200, 200]);
-    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(&statuses[..2], &["ok", "ok"]);
+    assert!(statuses.contains(&"limited"), "{statuses:?}");
 }
 
 #[tokio::test]
@@ -313,11 +453,9 @@ async fn revocation_refuses_the_next_request_of_an_open_http_session() {
         .with_arguments(json!({ "query": "snippet" }).as_object().cloned().unwrap());
     let after = tokio::time::timeout(std::time::Duration::from_secs(20), client.call_tool(params))
         .await
-        .unwrap();
-    assert!(
-        after.is_err(),
-        "the rmcp client's call still succeeded after revocation"
-    );
+        .unwrap()
+        .expect("the refusal is a tool result");
+    assert_eq!(refusal_code(&after).as_deref(), Some("key_revoked"));
     let raw = post_mcp(
         &server,
         Some(&key),
@@ -325,8 +463,15 @@ async fn revocation_refuses_the_next_request_of_an_open_http_session() {
         &tool_call("search", json!({ "query": "snippet" })),
     )
     .await;
-    assert_eq!(raw.status(), 401);
-    let body: Value = raw.json().await.unwrap();
+    assert_eq!(raw.status(), 200);
+    let body = rpc_body(raw).await;
+    assert_eq!(
+        body["result"]["structuredContent"]["error"]["code"],
+        "key_revoked"
+    );
+    // A new session with the revoked key is refused at initialize.
+    let again = post_mcp(&server, Some(&key), None, &initialize_body()).await;
+    let body: Value = again.json().await.unwrap();
     assert_eq!(body["error"]["data"]["code"], "key_revoked");
 }
 
@@ -378,14 +523,21 @@ async fn health_metadata_hosts_and_origins() {
         .json()
         .await
         .unwrap();
-    assert_eq!(meta["resource"], "https://docs.example.com/mcp");
+    assert_eq!(meta["resource"], "https://docs.example.com");
     assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
     assert_eq!(meta["scopes_supported"].as_array().unwrap().len(), 5);
-    let unauthenticated = post_mcp(&server, None, None, &initialize_body()).await;
-    let challenge = www_authenticate(&unauthenticated);
-    assert!(challenge.contains(
-        "resource_metadata=\"https://docs.example.com/.well-known/oauth-protected-resource\""
-    ));
+    let meta: Value = http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], "https://docs.example.com/mcp");
 
     let post = |host: &'static str, origin: Option<&'static str>| {
         let mut r = http

@@ -10,6 +10,7 @@ mod faults_input;
 mod faults_store;
 mod http;
 mod multiprocess;
+mod node_clients;
 mod python_sdk;
 mod reminders;
 mod rest;

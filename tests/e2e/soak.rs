@@ -26,7 +26,7 @@ struct Tally {
     answered: AtomicU64,
     /// tools/call that got no answer or an error status: each may or may not have been counted.
     unanswered: AtomicU64,
-    /// Requests with a bad key, all refused with 401.
+    /// Requests with a bad key, all refused (in band, as JSON-RPC errors).
     bad_key_refused: AtomicU64,
     bad_key_other: AtomicU64,
     /// Slow clients whose connection the server closed.
@@ -122,10 +122,19 @@ async fn bad_key_flood(base: String, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
             .body(initialize_body().to_string())
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status() == 401 => tally.bad_key_refused.fetch_add(1, Ordering::SeqCst),
-            _ => tally.bad_key_other.fetch_add(1, Ordering::SeqCst),
+        // Refused in band: HTTP 200 with the JSON-RPC error of an unknown key.
+        let refused = match sent {
+            Ok(r) if r.status() == 200 => r
+                .text()
+                .await
+                .is_ok_and(|body| body.contains("\"code\":-32040")),
+            _ => false,
         };
+        if refused {
+            tally.bad_key_refused.fetch_add(1, Ordering::SeqCst);
+        } else {
+            tally.bad_key_other.fetch_add(1, Ordering::SeqCst);
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::sessions::{MAX_SESSIONS_PER_KEY, Transport};
-use super::{HttpState, reply};
+use super::{HttpState, refusal_stream, reply};
 use crate::auth::Principal;
 use crate::clock;
 use crate::gate::{Admission, Refusal};
@@ -21,6 +21,8 @@ use crate::token::Token;
 
 /// The largest request body read: a tool call is a few KB.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest body read from a refused caller, only to find the request id to answer.
+const REFUSED_BODY_BYTES: usize = 64 * 1024;
 
 /// What the auth layer concluded about a request, for the tools to read.
 #[derive(Debug, Clone)]
@@ -29,8 +31,10 @@ pub enum HttpAuth {
     Admitted(Admission),
     /// Any other request with a valid key.
     Authenticated(Principal),
-    /// A refused request of a legacy SSE session's own key, passed on to be answered on the
-    /// session's event stream (its clients ignore HTTP errors on `POST /message`).
+    /// A refused request, passed on to be answered inside the session as a tool result: a
+    /// tool call refused for scope, burst or quota, or any request of a session's own key that
+    /// was revoked or expired since (clients show tool results; legacy SSE clients ignore HTTP
+    /// errors on `POST /message` altogether).
     Refused(Refusal),
 }
 
@@ -156,8 +160,9 @@ enum Identity {
     },
 }
 
-/// Authenticates. For a refused legacy SSE message (`want_key_id`), also finds which key the
-/// token is, so that its own session can be told on its stream; nothing else pays that lookup.
+/// Authenticates. For a refused request in a session (`want_key_id`), also finds which key the
+/// token is, so that its own session can be told inside the session; nothing else pays that
+/// lookup.
 fn identify(state: &HttpState, presented: Option<&str>, want_key_id: bool) -> Identity {
     let gate = &state.server.gate;
     match gate.authenticate(presented, clock::now()) {
@@ -201,7 +206,7 @@ pub(crate) async fn require_key(
         crate::refusal_log::warn("key_in_url", || {
             "refused a request with a key in the URL".to_owned()
         });
-        return reply::key_in_url(config);
+        return reply::key_in_url();
     }
     if request
         .headers()
@@ -213,7 +218,7 @@ pub(crate) async fn require_key(
         crate::refusal_log::warn("duplicate_authorization", || {
             "refused a request with more than one Authorization header".to_owned()
         });
-        return reply::duplicate_authorization(config);
+        return reply::duplicate_authorization();
     }
     // A legacy SSE message names its session in the query; streamable HTTP in a header.
     let legacy_message = request.uri().path() == "/message";
@@ -229,12 +234,26 @@ pub(crate) async fn require_key(
     let presented = bearer(request.headers());
     let remote_store = !state.server.gate.store().is_local();
 
+    // 0. A message to a stream opened only to tell a refused legacy client why.
+    if legacy_message
+        && let Some(s) = &session
+        && state.refusal_streams.contains(s)
+    {
+        let bytes = match read_body(request.into_body(), config, REFUSED_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        return refusal_stream::answer(&state, s, presented.as_deref(), &bytes)
+            .unwrap_or_else(reply::unknown_session);
+    }
+
     // 1. Who is calling: decided before any body is read.
     let identity = {
         let state = Arc::clone(&state);
         let presented = presented.clone();
+        let in_session = session.is_some();
         run_gate(remote_store, move || {
-            identify(&state, presented.as_deref(), legacy_message)
+            identify(&state, presented.as_deref(), in_session)
         })
         .await
     };
@@ -250,38 +269,27 @@ pub(crate) async fn require_key(
             (Some(principal), None)
         }
         Ok(Identity::Refused { refusal, key_id }) => {
-            // Only a legacy SSE session's own key hears a refusal on its stream; anyone else
-            // gets the HTTP error and nothing reaches the session.
-            let own_session = legacy_message
-                && session
-                    .as_deref()
-                    .zip(key_id.as_deref())
-                    .is_some_and(|(s, k)| state.sessions.owned_by(s, k));
+            // Only a session's own key (revoked or expired since it opened the session) hears
+            // the refusal inside the session, as tool results; nothing of anyone else's
+            // reaches a session.
+            let own_session = session
+                .as_deref()
+                .zip(key_id.as_deref())
+                .is_some_and(|(s, k)| state.sessions.owned_by(s, k));
             if !own_session {
-                return reply::refusal(&refusal, None, config);
+                return refuse_outside_a_session(&state, request, refusal, presented).await;
             }
             (None, Some(refusal))
         }
-        Err(refusal) => return reply::refusal(&refusal, None, config),
+        Err(refusal) => return reply::refusal(&refusal, None),
     };
 
     // 2. The body, now that the caller is known.
     let (parts, body) = request.into_parts();
     let bytes = if parts.method == Method::POST {
-        let body_timeout = config.limits.body_timeout;
-        match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(_)) => {
-                return reply::bad_request(
-                    "the request body is too large (1 MiB at most) or unreadable",
-                );
-            }
-            Err(_) => {
-                crate::refusal_log::warn("body_timeout", || {
-                    "refused a request whose body did not arrive in time".to_owned()
-                });
-                return reply::body_timeout(body_timeout);
-            }
+        match read_body(body, config, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
         }
     } else {
         Bytes::new()
@@ -310,7 +318,6 @@ pub(crate) async fn require_key(
             return reply::refusal(
                 &Refusal::too_many_sessions(MAX_SESSIONS_PER_KEY, next_free),
                 peek.id,
-                config,
             );
         }
         Some(Opening {
@@ -321,9 +328,12 @@ pub(crate) async fn require_key(
         None
     };
 
-    // 4. A tool call passes scope, burst and quota here, so that refusals carry their status.
-    //    A call in a session this server does not know (e.g. from before a restart) is not
-    //    charged: the MCP layer answers it with 404 and the client opens a new session.
+    // 4. A tool call passes scope, burst and quota here, before rmcp reads it, so that only
+    //    admitted calls are billed. A refusal goes on to the tool layer, which answers it as a
+    //    tool result (`isError`), the form every measured client shows. A call in a session
+    //    this server does not know (e.g. from before a restart) is not charged: the MCP layer
+    //    answers it with 404 and the client opens a new session.
+    let mut limit_refusal = None;
     let known_session = session
         .as_deref()
         .is_none_or(|s| state.sessions.is_known(s));
@@ -344,17 +354,14 @@ pub(crate) async fn require_key(
                 match decided {
                     Ok(admission) => HttpAuth::Admitted(admission),
                     Err(refusal) => {
-                        crate::refusal_log::refused("tool call", &refusal);
-                        if !legacy_message {
-                            return reply::refusal(&refusal, peek.id, config);
-                        }
+                        limit_refusal = Some(refusal.clone());
                         HttpAuth::Refused(refusal)
                     }
                 }
             }
             _ => HttpAuth::Authenticated(principal),
         },
-        (None, None) => return reply::refusal(&Refusal::internal("no verdict"), peek.id, config),
+        (None, None) => return reply::refusal(&Refusal::internal("no verdict"), peek.id),
     };
     let key_id = match &auth {
         HttpAuth::Admitted(a) => Some(a.principal.key_id.clone()),
@@ -404,6 +411,9 @@ pub(crate) async fn require_key(
     {
         state.sessions.forget(session);
     }
+    if let Some(refusal) = &limit_refusal {
+        reply::rate_limit_headers(refusal, response.headers_mut());
+    }
     if let Some((limit, remaining, reset)) = rate {
         let headers = response.headers_mut();
         headers.insert("ratelimit-limit", HeaderValue::from(limit));
@@ -411,6 +421,53 @@ pub(crate) async fn require_key(
         headers.insert("ratelimit-reset", HeaderValue::from(reset.max(0) as u64));
     }
     response
+}
+
+/// Reads a request body within the body timeout and `max` bytes.
+async fn read_body(body: Body, config: &super::HttpConfig, max: usize) -> Result<Bytes, Response> {
+    let body_timeout = config.limits.body_timeout;
+    match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(reply::bad_request(&format!(
+            "the request body is too large ({} KiB at most) or unreadable",
+            max / 1024
+        ))),
+        Err(_) => {
+            crate::refusal_log::warn("body_timeout", || {
+                "refused a request whose body did not arrive in time".to_owned()
+            });
+            Err(reply::body_timeout(body_timeout))
+        }
+    }
+}
+
+/// Answers a refused key outside a session of its own in the form its client shows: a
+/// JSON-RPC request (`initialize`, or any call in a session the key does not own) gets the
+/// refusal as a JSON-RPC error with HTTP 200; `GET /sse` gets a refusal stream; anything else
+/// (`GET /mcp`, `DELETE`, notifications, someone else's legacy session) gets the 401.
+async fn refuse_outside_a_session(
+    state: &Arc<HttpState>,
+    request: Request,
+    refusal: Refusal,
+    presented: Option<String>,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    if method == Method::GET && path == "/sse" {
+        return refusal_stream::open(state, presented.as_deref(), refusal.clone())
+            .unwrap_or_else(|| reply::refusal(&refusal, None));
+    }
+    if method == Method::POST && path == "/mcp" {
+        let bytes = match read_body(request.into_body(), &state.config, REFUSED_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        let peek = peek(&bytes);
+        if let (Some(id), Some(_)) = (peek.id.filter(|id| !id.is_null()), peek.method) {
+            return reply::in_band(&refusal, id);
+        }
+    }
+    reply::refusal(&refusal, None)
 }
 
 /// A place reserved under a key's session cap, given back when the request is done (whether

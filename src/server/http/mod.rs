@@ -8,6 +8,7 @@ mod guard;
 mod health;
 mod listener;
 mod metadata;
+mod refusal_stream;
 mod reply;
 mod sessions;
 mod sse;
@@ -106,6 +107,8 @@ pub(crate) struct HttpState {
     /// rmcp's streamable HTTP sessions: the authority on which of them still exist.
     pub(crate) rmcp_sessions: Arc<LocalSessionManager>,
     pub(crate) sse: sse::SseSessions,
+    /// Event streams opened only to tell a refused legacy SSE client why.
+    pub(crate) refusal_streams: refusal_stream::RefusalStreams,
     pub(crate) probe: health::StoreProbe,
     pub(crate) shutdown: CancellationToken,
 }
@@ -130,6 +133,7 @@ fn app_and_state(
         sessions: SessionKeys::new(config.session_idle_timeout),
         rmcp_sessions: Arc::clone(&rmcp_sessions),
         sse: sse::SseSessions::default(),
+        refusal_streams: refusal_stream::RefusalStreams::default(),
         probe: health::StoreProbe::default(),
         shutdown: shutdown.clone(),
         config: config.clone(),
@@ -147,11 +151,13 @@ fn app_and_state(
         .nest_service("/mcp", streamable)
         .route("/sse", get(sse::open))
         .route("/message", post(sse::message))
-        .layer(middleware::from_fn_with_state(
+        // route_layer, not layer: the auth layer covers only these routes, so that what does
+        // not exist (`/register`, OAuth discovery documents) is a 404 and not a 401.
+        .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_key,
         ))
-        .layer(middleware::from_fn_with_state(
+        .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             guard::check_host_and_origin,
         ));
@@ -166,11 +172,15 @@ fn app_and_state(
         .route("/healthz", get(health::healthz))
         .route(
             "/.well-known/oauth-protected-resource",
-            get(metadata::protected_resource),
+            get(metadata::origin),
         )
         .route(
             "/.well-known/oauth-protected-resource/mcp",
-            get(metadata::protected_resource),
+            get(metadata::streamable),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/sse",
+            get(metadata::legacy_sse),
         )
         .with_state(Arc::clone(&state))
         .merge(super::console::router(
