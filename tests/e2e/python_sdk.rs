@@ -29,7 +29,7 @@ pub fn python_with_sdk() -> Option<String> {
         ),
         Err(e) => format!("{python} could not be run ({e})"),
     };
-    let fix = "create the test venv and point PYTHON at it: `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt`, then `PYTHON=.venv/bin/python cargo test`";
+    let fix = "create the test venv and point PYTHON at it: `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt`, then `PYTHON=\"$PWD/.venv/bin/python\" cargo test`";
     if std::env::var_os("CI").is_some() || std::env::var_os("DOCWARD_REQUIRE_ALL").is_some() {
         panic!("{problem}: {fix}");
     }
