@@ -23,7 +23,7 @@ pub enum QuotaError {
         retry_after: Duration,
     },
     /// The tenant used its daily quota of live calls.
-    #[error("daily quota of {limit} live tool calls used up for tenant '{tenant}' on the {plan} plan; it resets at {} (00:00 UTC). Test keys are not counted; a higher plan raises the limit", clock::format(*.resets_at))]
+    #[error("daily quota of {limit} live tool calls used up for tenant '{tenant}' on the {plan} plan; it resets at {} (00:00 UTC). Test keys are not counted; a higher plan raises the limit, or the tenant's administrator raises it now with `docward tenant update {tenant} --daily-limit {}`", clock::format(*.resets_at), limit.saturating_mul(2).max(1))]
     Daily {
         /// The tenant.
         tenant: String,

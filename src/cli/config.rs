@@ -3,12 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use docward::domain::Env;
+
+use super::{DEFAULT_ENV, install, remote_url};
 
 /// The MCP clients docward knows how to configure.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -30,7 +31,7 @@ pub struct ConfigArgs {
     /// Which client
     client: Client,
     /// The environment of the key the client will use
-    #[arg(long, default_value = "live")]
+    #[arg(long, default_value = DEFAULT_ENV)]
     env: Env,
     /// Connect to a running `docward serve --http` at this MCP URL (e.g.
     /// https://docs.example.com/mcp) instead of launching docward over stdio
@@ -44,21 +45,42 @@ fn location(client: Client) -> &'static str {
         Client::ClaudeDesktop => {
             "claude_desktop_config.json (macOS: ~/Library/Application Support/Claude/, Windows: %APPDATA%\\Claude\\, Linux: ~/.config/Claude/)"
         }
-        Client::Vscode => {
-            ".vscode/mcp.json in your workspace (VS Code asks for the key once and keeps it in its secret storage)"
-        }
+        Client::Vscode => ".vscode/mcp.json in your workspace (or your user mcp.json)",
         Client::Cursor => "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
         Client::Windsurf => "~/.codeium/windsurf/mcp_config.json",
-        Client::Zed => "Zed's settings.json (zed: open settings)",
+        Client::Zed => "Zed's settings.json (zed: open settings file)",
     }
 }
 
-/// Builds the client's configuration snippet.
+/// The environment variable the key is read from, in snippets that keep it out of the file.
+pub const KEY_VAR: &str = "DOCWARD_API_KEY";
+
+/// How the snippet gets the key to the client, printed after it.
+fn key_note(client: Client, remote: bool) -> String {
+    match client {
+        Client::ClaudeDesktop => "Replace the placeholder with your key: Claude Desktop reads no variables in this file, so keep it private (chmod 600).".to_owned(),
+        Client::Vscode => "VS Code asks for the key once and keeps it in its secret storage. Servers that need a ${input:...} prompt are not started in VS Code's agent sessions (background agents, the Agents view), only in chat in the editor; for those, drop the \"inputs\" entry and give the key through an \"envFile\" or ${env:DOCWARD_API_KEY} instead.".to_owned(),
+        Client::Cursor | Client::Windsurf => format!(
+            "The key stays out of the file: the client reads ${{env:{KEY_VAR}}} from its own environment, so set {KEY_VAR} where the editor is started from (e.g. your shell profile) and start the editor from there{}.",
+            if remote { "" } else { " (or replace the variable with the key itself)" }
+        ),
+        Client::Zed => "Replace the placeholder with your key: Zed reads no variables in settings.json, so keep that file private (chmod 600).".to_owned(),
+    }
+}
+
+/// Builds the client's configuration snippet for `docward serve --stdio`. `key` is filled in
+/// only at the show-once moment (`docward quickstart`); otherwise the snippet holds a
+/// placeholder, or a variable reference where the client expands one.
 pub fn snippet(client: Client, exe: &str, data_dir: &Path, env: Env, key: Option<&str>) -> Value {
     let args = json!(["serve", "--stdio", "--env", env.as_str()]);
     let data_dir = data_dir.display().to_string();
-    let key = key.map_or_else(|| format!("<paste your dw_{env}_... key>"), str::to_owned);
-    let server_env = json!({ "DOCWARD_API_KEY": key, "DOCWARD_DATA_DIR": data_dir });
+    let key = match (key, client) {
+        (Some(key), _) => key.to_owned(),
+        (None, Client::Cursor | Client::Windsurf) => format!("${{env:{KEY_VAR}}}"),
+        (None, Client::Vscode) => "${input:docward-api-key}".to_owned(),
+        (None, _) => format!("<paste your dw_{env}_... key>"),
+    };
+    let server_env = json!({ KEY_VAR: key, "DOCWARD_DATA_DIR": data_dir });
     let stdio = json!({ "command": exe, "args": args, "env": server_env });
     match client {
         Client::ClaudeDesktop | Client::Cursor | Client::Windsurf => {
@@ -70,17 +92,11 @@ pub fn snippet(client: Client, exe: &str, data_dir: &Path, env: Env, key: Option
                 "type": "stdio",
                 "command": exe,
                 "args": args,
-                "env": { "DOCWARD_API_KEY": "${input:docward-api-key}", "DOCWARD_DATA_DIR": data_dir }
-            }}
-        }),
-        Client::Zed => json!({
-            "context_servers": { "docward": {
-                "source": "custom",
-                "command": exe,
-                "args": args,
                 "env": server_env
             }}
         }),
+        // Zed's current shape: the command, its arguments and environment side by side.
+        Client::Zed => json!({ "context_servers": { "docward": stdio } }),
     }
 }
 
@@ -97,10 +113,11 @@ fn vscode_key_prompt() -> Value {
 /// Builds the client's snippet for a remote server reached over streamable HTTP with a Bearer
 /// key. Claude Desktop adds remote servers in its settings, not in its JSON file.
 pub fn http_snippet(client: Client, url: &str, env: Env) -> Result<Value> {
-    let bearer = format!("Bearer <paste your dw_{env}_... key>");
+    let from_env = format!("Bearer ${{env:{KEY_VAR}}}");
+    let placeholder = format!("Bearer <paste your dw_{env}_... key>");
     Ok(match client {
         Client::ClaudeDesktop => anyhow::bail!(
-            "Claude Desktop adds remote MCP servers under Settings › Connectors, not in its JSON file; use the stdio entry (`docward config claude-desktop`) on the machine that has the docs"
+            "Claude Desktop adds remote MCP servers under Settings › Connectors, not in its JSON file; on the machine that has the docs, use the stdio entry instead: `docward config claude-desktop --env {env}`"
         ),
         Client::Vscode => json!({
             "inputs": [vscode_key_prompt()],
@@ -111,33 +128,53 @@ pub fn http_snippet(client: Client, url: &str, env: Env) -> Result<Value> {
             }}
         }),
         Client::Cursor => {
-            json!({ "mcpServers": { "docward": { "url": url, "headers": { "Authorization": bearer } } } })
+            json!({ "mcpServers": { "docward": { "url": url, "headers": { "Authorization": from_env } } } })
         }
         Client::Windsurf => {
-            json!({ "mcpServers": { "docward": { "serverUrl": url, "headers": { "Authorization": bearer } } } })
+            json!({ "mcpServers": { "docward": { "serverUrl": url, "headers": { "Authorization": from_env } } } })
         }
         Client::Zed => {
-            json!({ "context_servers": { "docward": { "url": url, "headers": { "Authorization": bearer } } } })
+            json!({ "context_servers": { "docward": { "url": url, "headers": { "Authorization": placeholder } } } })
         }
     })
 }
 
+/// The `--client` name as typed on the command line, for the commands in messages.
+fn cli_name(client: Client) -> String {
+    client
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
+/// Prints the snippet on stdout and the notes (where to paste it, how the key gets there, the
+/// binary chosen) on stderr, so that `docward config X > file` writes only JSON.
 pub fn run(args: ConfigArgs, data_dir: &Path) -> Result<ExitCode> {
+    let name = cli_name(args.client);
     if let Some(url) = &args.url {
-        let value = http_snippet(args.client, url, args.env)?;
+        let warning = remote_url::check(url, &name)?;
+        let value = http_snippet(args.client, url.trim(), args.env)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
+        if let Some(warning) = warning {
+            eprintln!("{warning}");
+        }
         eprintln!("Paste this into {}.", location(args.client));
+        eprintln!("{}", key_note(args.client, true));
         return Ok(ExitCode::SUCCESS);
     }
-    let exe = std::env::current_exe().context("could not find the docward executable's path")?;
+    let exe = install::stable_exe()?;
+    let data_dir = install::absolute_data_dir(data_dir)?;
     let value = snippet(
         args.client,
-        &exe.display().to_string(),
-        data_dir,
+        &exe.path.display().to_string(),
+        &data_dir,
         args.env,
         None,
     );
     println!("{}", serde_json::to_string_pretty(&value)?);
+    if let Some(note) = &exe.note {
+        eprintln!("{note}");
+    }
     eprintln!("Paste this into {}.", location(args.client));
+    eprintln!("{}", key_note(args.client, false));
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ use docward::store::{KeyRecord, KeyStatus, KeyStore};
 use docward::token::Token;
 
 use super::output::{print_json, print_table};
+use super::{DEFAULT_ENV, hints};
 
 /// A key that expires within this many seconds is flagged in listings.
 const EXPIRES_SOON_SECS: i64 = 7 * 86_400;
@@ -30,7 +31,7 @@ pub enum KeyCommand {
         #[arg(long)]
         name: String,
         /// test or live: the key works only against a server of the same environment
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_ENV)]
         env: Env,
         /// restricted (needs --scope) or unrestricted (every scope)
         #[arg(long = "type", default_value = "restricted", value_name = "TYPE")]
@@ -234,7 +235,8 @@ pub fn run(cmd: KeyCommand, store: &dyn KeyStore) -> Result<ExitCode> {
                     expires_at,
                 },
                 now,
-            )?;
+            )
+            .map_err(|e| hints::key_error(store, e))?;
             print_created(&created, json)?;
             eprintln!(
                 "Created key {} ({}) for tenant '{}'. {SHOWN_ONCE}",
@@ -273,7 +275,15 @@ pub fn run(cmd: KeyCommand, store: &dyn KeyStore) -> Result<ExitCode> {
             }
         }
         KeyCommand::Revoke { id, json } => {
-            let key = keys::revoke_key(store, &id, now)?;
+            let found = keys::find_key(store, &id)?;
+            let successor = match &found.rotated_to {
+                Some(next) => store.key(next)?,
+                None => None,
+            };
+            if found.revoked_at.is_some() {
+                return Err(hints::already_revoked(&found, successor.as_ref()));
+            }
+            let key = keys::revoke_key(store, &found.id, now)?;
             if json {
                 print_json(&KeyView::new(&key, now))?;
             } else {
@@ -283,13 +293,22 @@ pub fn run(cmd: KeyCommand, store: &dyn KeyStore) -> Result<ExitCode> {
                     key.display(),
                     key.name
                 );
+                print_rotation_relatives(store, &key, successor.as_ref(), now)?;
             }
         }
         KeyCommand::Rotate { id, grace, json } => {
             let grace = clock::parse_duration(&grace)
                 .map_err(anyhow::Error::msg)?
                 .as_secs() as i64;
-            let rotation = keys::rotate_key(store, &id, grace, now)?;
+            let old = keys::find_key(store, &id)?;
+            if let Some(next) = &old.rotated_to {
+                bail!(
+                    "key {} was already rotated into {next}; rotate that one instead: `docward key rotate {next}`",
+                    old.id
+                );
+            }
+            let rotation = keys::rotate_key(store, &old.id, grace, now)
+                .map_err(|e| hints::key_error(store, e))?;
             print_created(&rotation.new, json)?;
             let old = &rotation.old;
             let until = if grace == 0 {
@@ -312,6 +331,38 @@ pub fn run(cmd: KeyCommand, store: &dyn KeyStore) -> Result<ExitCode> {
         KeyCommand::Verify { env, json } => return verify(store, env, json, now),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// After a revocation, names the keys of the same rotation that still work: the successor a
+/// rotated key was replaced by, and a predecessor still in its grace period.
+fn print_rotation_relatives(
+    store: &dyn KeyStore,
+    key: &KeyRecord,
+    successor: Option<&KeyRecord>,
+    now: Timestamp,
+) -> Result<()> {
+    if let Some(next) = successor.filter(|k| k.status(now) == KeyStatus::Active) {
+        println!(
+            "It had been rotated into {} ({}), which still works. To stop that one too: `docward key revoke {}`",
+            next.id,
+            next.display(),
+            next.id
+        );
+    }
+    let predecessor = store.keys(Some(&key.tenant))?.into_iter().find(|k| {
+        k.rotated_to.as_deref() == Some(key.id.as_str()) && k.status(now) == KeyStatus::Active
+    });
+    if let Some(old) = predecessor {
+        println!(
+            "It replaced {} ({}), which still works until its grace period ends ({}). To stop that one too: `docward key revoke {}`",
+            old.id,
+            old.display(),
+            old.expires_at
+                .map_or_else(|| "never".to_owned(), clock::format_short),
+            old.id
+        );
+    }
+    Ok(())
 }
 
 fn print_created(created: &CreatedKey, json: bool) -> Result<()> {
@@ -432,19 +483,22 @@ fn verify(store: &dyn KeyStore, env: Option<Env>, json: bool, now: Timestamp) ->
         .or(record.as_ref().map(|(e, _)| *e))
         .unwrap_or(Env::Live);
     let verdict = inspect(store, &presented, server_env, now);
-    let view = record.as_ref().map(|(_, k)| KeyView::new(k, now));
+    let known = record.as_ref().map(|(_, k)| k);
+    let view = known.map(|k| KeyView::new(k, now));
     if json {
         #[derive(Serialize)]
         struct Verdict<'a> {
             valid: bool,
             code: Option<&'static str>,
             error: Option<String>,
+            fix: Option<String>,
             key: Option<&'a KeyView>,
         }
         print_json(&Verdict {
             valid: verdict.is_ok(),
             code: verdict.as_ref().err().map(|e| e.code()),
             error: verdict.as_ref().err().map(|e| e.to_string()),
+            fix: verdict.as_ref().err().map(|e| hints::verify_fix(e, known)),
             key: view.as_ref(),
         })?;
     } else if let Some(v) = &view {
@@ -464,6 +518,7 @@ fn verify(store: &dyn KeyStore, env: Option<Env>, json: bool, now: Timestamp) ->
         Err(err) => {
             if !json {
                 eprintln!("refused ({}): {err}", err.code());
+                eprintln!("{}", hints::verify_fix(&err, known));
             }
             Ok(ExitCode::FAILURE)
         }

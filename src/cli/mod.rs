@@ -2,10 +2,13 @@
 
 mod config;
 mod console;
+mod hints;
+mod install;
 mod key;
 mod output;
 mod quickstart;
 mod reminders;
+mod remote_url;
 mod repo;
 mod search;
 mod serve;
@@ -20,6 +23,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use docward::store::SharedStore;
+
+/// The environment a command acts on when `--env` is left out, the same for every command that
+/// selects one (serve, config, key create, repo add/sync/rebuild/remove, search). Where `--env`
+/// only filters (repo list, key verify), leaving it out means any environment.
+pub const DEFAULT_ENV: &str = "live";
 
 /// docward: documentation search for AI assistants over MCP, behind scoped API keys.
 #[derive(Debug, Parser)]

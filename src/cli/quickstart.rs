@@ -19,6 +19,7 @@ use docward::libraries::private_library_dir;
 use docward::store::{KeyStatus, KeyStore, SharedStore, TenantRecord};
 
 use super::config::{Client, snippet};
+use super::install;
 
 const TENANT: &str = "demo";
 const REPO: &str = "docward-docs";
@@ -36,6 +37,12 @@ pub struct QuickstartArgs {
 
 fn docs_folder(given: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(dir) = given {
+        if !dir.is_dir() {
+            bail!(
+                "--docs {} is not a folder; give a folder of Markdown files: `docward quickstart --docs PATH`",
+                dir.display()
+            );
+        }
         return Ok(dir);
     }
     let candidates = [
@@ -50,6 +57,8 @@ fn docs_folder(given: Option<PathBuf>) -> Result<PathBuf> {
 
 pub fn run(args: QuickstartArgs, data_dir: &Path) -> Result<ExitCode> {
     let docs = docs_folder(args.docs)?;
+    // Absolute, so that the entry printed at the end works from any working directory.
+    let data_dir = &install::absolute_data_dir(data_dir)?;
     // This process owns the store while the server it starts reaches it through the owner.
     let store = SharedStore::open(data_dir)?;
     let token = prepare(&store, data_dir, &docs)?;
@@ -58,10 +67,10 @@ pub fn run(args: QuickstartArgs, data_dir: &Path) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(ask(data_dir, &token, &args.query))?;
-    let exe = std::env::current_exe()?;
+    let exe = install::stable_exe()?;
     let entry = snippet(
         Client::ClaudeDesktop,
-        &exe.display().to_string(),
+        &exe.path.display().to_string(),
         data_dir,
         Env::Test,
         Some(&token),
@@ -70,6 +79,9 @@ pub fn run(args: QuickstartArgs, data_dir: &Path) -> Result<ExitCode> {
         "\n5. Done. Paste this into Claude Desktop's claude_desktop_config.json, then restart it:\n"
     );
     println!("{}", serde_json::to_string_pretty(&entry)?);
+    if let Some(note) = &exe.note {
+        println!("\n{note}");
+    }
     println!(
         "\nThe key above is a test key of tenant '{TENANT}' and is shown only this once.\nNext: `docward config vscode|cursor|windsurf|zed --env test` for other clients, `docward key list`, `docward usage`."
     );

@@ -11,11 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use docward::clock;
-use docward::docs::{self, Library, Progress, RepoInfo, SyncReport};
+use docward::docs::{self, DocsError, Library, Progress, RepoInfo, SyncReport};
 use docward::domain::Env;
 use docward::libraries::{library_dir, private_library_dir};
 use docward::store::KeyStore;
 
+use super::DEFAULT_ENV;
 use super::output::{print_json, print_table};
 
 #[derive(Debug, Subcommand)]
@@ -28,7 +29,7 @@ pub enum RepoCommand {
         #[arg(long)]
         tenant: String,
         /// Environment whose keys may read it
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_ENV)]
         env: Env,
         /// Repo name [default: the folder's name]
         #[arg(long)]
@@ -57,7 +58,7 @@ pub enum RepoCommand {
         #[arg(long)]
         tenant: String,
         /// Environment
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_ENV)]
         env: Env,
         /// Print the report as JSON
         #[arg(long)]
@@ -70,7 +71,7 @@ pub enum RepoCommand {
         #[arg(long)]
         tenant: String,
         /// Environment
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_ENV)]
         env: Env,
         /// Print the report as JSON
         #[arg(long)]
@@ -84,7 +85,7 @@ pub enum RepoCommand {
         #[arg(long)]
         tenant: String,
         /// Environment
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_ENV)]
         env: Env,
     },
 }
@@ -146,6 +147,7 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
             json,
         } => {
             require_tenant(store, &tenant)?;
+            require_folder(&path, &tenant, env)?;
             let name = match name {
                 Some(n) => n,
                 None => docs::default_repo_name(&path)?,
@@ -162,7 +164,13 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
         } => {
             require_tenant(store, &tenant)?;
             let library = open_library(data_dir, &tenant, env)?;
-            let report = library.sync_repo(&name, &Bar::new())?;
+            let report = match library.sync_repo(&name, &Bar::new()) {
+                Err(DocsError::SourceMissing(source)) => bail!(
+                    "repo '{name}' cannot be synced: its source folder {} is gone. If it moved, remove the repo and add it from its new place: `docward repo remove {name} --tenant {tenant} --env {env}` then `docward repo add NEW_PATH --tenant {tenant} --env {env} --name {name}`",
+                    source.display()
+                ),
+                other => other?,
+            };
             finish_report(&report, &tenant, env, json)
         }
         RepoCommand::Rebuild { tenant, env, json } => {
@@ -286,6 +294,31 @@ pub fn run(cmd: RepoCommand, store: &dyn KeyStore, data_dir: &Path) -> Result<Ex
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Refuses a `repo add` of a folder that does not exist (or is a file), naming the folder as
+/// resolved and a command that would work.
+fn require_folder(path: &Path, tenant: &str, env: Env) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let suggestion = match path
+        .parent()
+        .filter(|p| path.is_file() && !p.as_os_str().is_empty())
+    {
+        // A file was given: its folder is probably what was meant.
+        Some(parent) => format!(
+            "{} is a file; index the folder that holds it: `docward repo add {} --tenant {tenant} --env {env}`",
+            shown.display(),
+            parent.display()
+        ),
+        None => format!(
+            "there is no folder {} (check the spelling; docs often live in ./docs); run again with the folder of docs to index: `docward repo add PATH --tenant {tenant} --env {env}`",
+            shown.display()
+        ),
+    };
+    bail!("cannot index {}: {suggestion}", path.display())
 }
 
 pub(super) fn require_tenant(store: &dyn KeyStore, tenant: &str) -> Result<()> {

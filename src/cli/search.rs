@@ -10,6 +10,7 @@ use docward::domain::Env;
 use docward::server::search_text;
 use docward::store::KeyStore;
 
+use super::DEFAULT_ENV;
 use super::output::print_json;
 use super::repo::{open_library, require_tenant};
 
@@ -22,7 +23,7 @@ pub struct SearchArgs {
     #[arg(long)]
     tenant: String,
     /// Environment whose repos to search
-    #[arg(long)]
+    #[arg(long, default_value = DEFAULT_ENV)]
     env: Env,
     /// Only this repo
     #[arg(long)]

@@ -20,6 +20,8 @@ use docward::server::http::{ConnectionLimits, HttpConfig, serve_http};
 use docward::server::{ServerState, serve_stdio};
 use docward::store::KeyStore;
 
+use super::DEFAULT_ENV;
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Speak MCP on stdin/stdout (what desktop clients launch); the key comes from DOCWARD_API_KEY
@@ -39,7 +41,7 @@ pub struct ServeArgs {
     #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
     allowed_origins: Vec<String>,
     /// The server's environment: only keys of this environment are accepted
-    #[arg(long, default_value = "live")]
+    #[arg(long, default_value = DEFAULT_ENV)]
     env: Env,
     /// Burst limit: tool calls per second per key
     #[arg(long, default_value_t = DEFAULT_BURST_PER_SECOND, value_name = "N")]

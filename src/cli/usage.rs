@@ -11,6 +11,7 @@ use docward::clock;
 use docward::domain::Env;
 use docward::store::KeyStore;
 
+use super::hints;
 use super::output::{limit, print_json, print_table};
 
 #[derive(Debug, Args)]
@@ -77,17 +78,26 @@ pub fn run(args: UsageArgs, store: &dyn KeyStore) -> Result<ExitCode> {
     let now = clock::now();
     let today = clock::utc_day(now);
     let mut quotas = Vec::new();
+    let mut used_up = Vec::new();
     for t in store.tenants()? {
         if args.tenant.as_ref().is_some_and(|wanted| *wanted != t.name) {
             continue;
         }
+        let used = store.quota_used(&t.name, today)?;
+        if let Some(limit) = t.effective_daily_limit().filter(|l| used >= *l) {
+            let resets = clock::format_short(clock::next_utc_midnight(now));
+            used_up.push(hints::quota_used_up(&t, used, limit, &resets));
+        }
         quotas.push(QuotaView {
-            live_calls: store.quota_used(&t.name, today)?,
+            live_calls: used,
             daily_limit: t.effective_daily_limit(),
             tenant: t.name,
             day: clock::format_day(today),
             resets_at: clock::format(clock::next_utc_midnight(now)),
         });
+    }
+    for note in &used_up {
+        eprintln!("{note}");
     }
     if args.json {
         print_json(&Report {

@@ -8,6 +8,7 @@ mod faults_docs;
 mod faults_http;
 mod faults_input;
 mod faults_store;
+mod first_hour;
 mod http;
 mod multiprocess;
 mod node_clients;

@@ -4,6 +4,39 @@ use std::process::Command;
 
 use crate::util::{TestDir, docward_bin};
 
+/// The interpreter the Python tests run: `PYTHON` (e.g. `.venv/bin/python`), else `python3`.
+pub fn python() -> String {
+    std::env::var("PYTHON")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
+/// [`python`] when it can import the MCP Python SDK. Otherwise the test fails under CI (`CI`
+/// or `DOCWARD_REQUIRE_ALL` set) and is skipped, with the reason and the fix, locally.
+pub fn python_with_sdk() -> Option<String> {
+    let python = python();
+    let probe = Command::new(&python).args(["-c", "import mcp"]).output();
+    let problem = match probe {
+        Ok(out) if out.status.success() => return Some(python),
+        Ok(out) => format!(
+            "{python} cannot import the MCP Python SDK ({})",
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+        Err(e) => format!("{python} could not be run ({e})"),
+    };
+    let fix = "create the test venv and point PYTHON at it: `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt`, then `PYTHON=\"$PWD/.venv/bin/python\" cargo test`";
+    if std::env::var_os("CI").is_some() || std::env::var_os("DOCWARD_REQUIRE_ALL").is_some() {
+        panic!("{problem}: {fix}");
+    }
+    eprintln!("skipped: {problem}; {fix}");
+    None
+}
+
 #[test]
 fn the_official_python_sdk_lists_calls_and_is_refused_over_stdio() {
     let dir = TestDir::new();
@@ -17,7 +50,9 @@ fn the_official_python_sdk_lists_calls_and_is_refused_over_stdio() {
     );
     let search_only = dir.key("acme", "test", &["mcp:search"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/smoke_stdio.py");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let Some(python) = python_with_sdk() else {
+        return;
+    };
     let output = Command::new(&python)
         .arg(script)
         .env("DOCWARD_BIN", docward_bin())
@@ -28,10 +63,6 @@ fn the_official_python_sdk_lists_calls_and_is_refused_over_stdio() {
         .unwrap_or_else(|e| panic!("could not run {python}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("No module named 'mcp'"),
-        "the MCP Python SDK is missing: run `pip install -r tests/python/requirements.txt`"
-    );
     assert!(
         output.status.success(),
         "python smoke test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
