@@ -401,6 +401,8 @@ struct Tally {
 
 impl Target {
     fn new(server: &Server) -> Target {
+        // docward's webhook client turns on reqwest's rustls without a provider (see tests/e2e/util.rs).
+        docward::reminders::tls::install_provider();
         let client = reqwest::Client::builder()
             .http1_only()
             .no_proxy()

@@ -550,6 +550,22 @@ fn snippet(generator: &SnippetGenerator, body: &str, max: usize) -> String {
     truncate(&out, max)
 }
 
+/// Words a question is made of but an answer is not recognised by: never bolded in a snippet,
+/// so that the marks point at the words that matter ("how do I **cancel** a **task**").
+const UNMARKED_WORDS: [&str; 58] = [
+    "a", "about", "after", "all", "an", "and", "any", "are", "as", "at", "be", "by", "can",
+    "could", "do", "does", "for", "from", "get", "has", "have", "how", "i", "if", "in", "into",
+    "is", "it", "its", "make", "me", "my", "not", "of", "on", "one", "or", "our", "should", "so",
+    "than", "that", "the", "their", "them", "then", "there", "this", "to", "was", "we", "what",
+    "when", "where", "which", "why", "with", "you",
+];
+
+/// Whether `word` is one of the [`UNMARKED_WORDS`], whatever its case.
+fn is_unmarked(word: &str) -> bool {
+    let lower = word.trim().to_lowercase();
+    UNMARKED_WORDS.binary_search(&lower.as_str()).is_ok()
+}
+
 fn mark(fragment: &str, highlighted: &[Range<usize>]) -> String {
     let mut ranges: Vec<Range<usize>> = highlighted.to_vec();
     ranges.sort_by_key(|r| r.start);
@@ -561,9 +577,13 @@ fn mark(fragment: &str, highlighted: &[Range<usize>]) -> String {
             continue;
         };
         out.push_str(&clean(before));
-        out.push_str("**");
-        out.push_str(&clean(word));
-        out.push_str("**");
+        if is_unmarked(word) {
+            out.push_str(&clean(word));
+        } else {
+            out.push_str("**");
+            out.push_str(&clean(word));
+            out.push_str("**");
+        }
         at = r.end;
     }
     out.push_str(&clean(fragment.get(at..).unwrap_or("")));
@@ -602,6 +622,25 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod window_tests {
     use super::*;
+
+    #[test]
+    fn unmarked_words_are_sorted_so_that_the_search_finds_them() {
+        assert!(UNMARKED_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_unmarked("How") && is_unmarked("the") && !is_unmarked("task"));
+    }
+
+    #[test]
+    fn question_words_are_not_bolded_and_the_others_are() {
+        let fragment = "How do I cancel the task";
+        let ranges: Vec<Range<usize>> = ["How", "do", "I", "cancel", "the", "task"]
+            .iter()
+            .map(|w| {
+                let start = fragment.find(w).unwrap();
+                start..start + w.len()
+            })
+            .collect();
+        assert_eq!(mark(fragment, &ranges), "How do I **cancel** the **task**");
+    }
 
     #[test]
     fn long_bodies_are_cut_around_the_first_match_on_char_boundaries() {

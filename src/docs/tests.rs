@@ -61,6 +61,24 @@ fn add_and_search_stemmed() {
         hits[0].snippet
     );
 
+    // A question's function words match but are not bolded; its content words are.
+    let hits = lib
+        .search("how do I configure the profiles", None, 5)
+        .unwrap();
+    let snippets: Vec<&str> = hits.iter().map(|h| h.snippet.as_str()).collect();
+    assert!(
+        snippets.iter().any(|s| s.contains("**configure**")),
+        "{snippets:?}"
+    );
+    for word in ["how", "do", "i", "the"] {
+        assert!(
+            snippets
+                .iter()
+                .all(|s| !s.to_lowercase().contains(&format!("**{word}**"))),
+            "{word} bolded: {snippets:?}"
+        );
+    }
+
     let hits = lib.search("optimisation profiles", None, 5).unwrap();
     assert_eq!(hits[0].path, "guide/config.md");
     assert_eq!(hits[0].headings, vec!["Configuration", "Profiles"]);

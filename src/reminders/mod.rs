@@ -12,7 +12,7 @@ mod error;
 mod mail;
 mod message;
 mod secret;
-mod tls;
+pub mod tls;
 mod webhook;
 
 use std::collections::HashMap;

@@ -566,7 +566,6 @@ impl KeyStore for SledStore {
 
     fn end_console_grants(&self, hash: Option<&[u8; 32]>) -> StoreResult<u64> {
         self.end_console_grants_local(hash)
-
     }
     fn set_contact(&self, contact: &ContactRecord) -> StoreResult<()> {
         if self.tenants.get(contact.tenant.as_bytes())?.is_none() {

@@ -14,7 +14,7 @@ use crate::util::{HttpServer, TestDir, setup};
 
 /// A client that does not follow redirects (the sign-in answer is a 303 with the cookie).
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::util::http_client_builder()
         .redirect(Policy::none())
         .build()
         .unwrap()

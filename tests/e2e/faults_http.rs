@@ -119,7 +119,7 @@ async fn endless_body(addr: String, key: String, limit: Duration) -> Option<Stri
 }
 
 async fn healthz(server: &HttpServer) -> reqwest::Response {
-    reqwest::Client::new()
+    crate::util::http_client()
         .get(format!("{}/healthz", server.base))
         .timeout(Duration::from_secs(20))
         .send()
@@ -283,7 +283,7 @@ async fn event_streams_outlive_the_header_and_body_timeouts() {
         "live",
         &["--header-timeout", "1s", "--body-timeout", "1s"],
     );
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     // Legacy SSE: the stream and its endpoint.
     let mut legacy = http
         .get(format!("{}/sse", server.base))
@@ -360,7 +360,7 @@ async fn a_refused_delete_keeps_the_session_bound_to_its_key() {
     let mallory = dir.key("acme", "live", &[]);
     let server = HttpServer::start(&dir, "live", &[]);
     let session = open_session(&server, &alice).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     let delete = |version: &'static str| {
         http.delete(server.mcp_url())
             .header("authorization", format!("Bearer {alice}"))
@@ -406,7 +406,7 @@ async fn a_key_holds_at_most_64_sessions_and_sessions_rmcp_ended_free_their_plac
             let base = server.mcp_url();
             let alice = alice.clone();
             tokio::spawn(async move {
-                reqwest::Client::new()
+                crate::util::http_client()
                     .post(base)
                     .header("authorization", format!("Bearer {alice}"))
                     .header("content-type", "application/json")
@@ -482,7 +482,7 @@ async fn refused_calls_are_not_billed(dir: &TestDir, server: &HttpServer, key: &
     let expired = open_session(server, key).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let session = open_session(server, key).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     let call = |accept: &str, content_type: &str, session: Option<&str>, version: &str| {
         let mut request = http
             .post(server.mcp_url())
@@ -577,7 +577,7 @@ async fn two_authorization_headers_are_refused_with_400() {
     let alice = dir.key("acme", "live", &[]);
     let mallory = dir.key("acme", "live", &[]);
     let server = HttpServer::start(&dir, "live", &[]);
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     for second in [&mallory, &alice] {
         let response = http
             .post(server.mcp_url())

@@ -121,7 +121,7 @@ async fn bad_keys_are_told_in_band_on_json_rpc_requests_and_get_a_401_otherwise(
             "{body}"
         );
         // Not a JSON-RPC request (an event stream): 401 with an RFC 6750 challenge.
-        let mut get = reqwest::Client::new()
+        let mut get = crate::util::http_client()
             .get(server.mcp_url())
             .header("accept", "text/event-stream");
         if let Some(key) = key {
@@ -168,7 +168,7 @@ async fn bad_keys_are_told_in_band_on_json_rpc_requests_and_get_a_401_otherwise(
 async fn what_does_not_exist_is_404_and_each_transport_has_its_own_metadata() {
     let dir = setup("live", "pro");
     let server = HttpServer::start(&dir, "live", &[]);
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     for path in [
         "/register",
         "/.well-known/oauth-authorization-server",
@@ -230,7 +230,7 @@ async fn a_refused_sse_client_reads_the_refusal_on_a_short_lived_stream() {
     let server = HttpServer::start(&dir, "live", &[]);
     let (mut stream, endpoint) = open_sse(&server, &key).await;
     let send = |key: &str, body: Value| {
-        reqwest::Client::new()
+        crate::util::http_client()
             .post(format!("{}{endpoint}", server.base))
             .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")
@@ -276,7 +276,7 @@ async fn a_key_in_the_url_is_refused() {
         format!("token={key}"),
         format!("x={key}"),
     ] {
-        let response = reqwest::Client::new()
+        let response = crate::util::http_client()
             .post(format!("{}?{query}", server.mcp_url()))
             .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")
@@ -294,7 +294,7 @@ async fn a_key_in_the_url_is_refused() {
                 .contains("Authorization: Bearer")
         );
     }
-    let sse = reqwest::Client::new()
+    let sse = crate::util::http_client()
         .get(format!("{}/sse?api_key={key}", server.base))
         .send()
         .await
@@ -505,7 +505,7 @@ async fn health_metadata_hosts_and_origins() {
             "https://app.example.com",
         ],
     );
-    let http = reqwest::Client::new();
+    let http = crate::util::http_client();
     let health = http
         .get(format!("{}/healthz", server.base))
         .send()
@@ -638,7 +638,7 @@ fn the_official_python_sdk_works_over_streamable_http_and_legacy_sse() {
 
 /// Opens a legacy SSE session by raw HTTP: returns the open event stream and the POST endpoint.
 async fn open_sse(server: &HttpServer, key: &str) -> (reqwest::Response, String) {
-    let mut stream = reqwest::Client::new()
+    let mut stream = crate::util::http_client()
         .get(format!("{}/sse", server.base))
         .header("authorization", format!("Bearer {key}"))
         .header("accept", "text/event-stream")
@@ -672,7 +672,7 @@ async fn a_legacy_sse_session_only_takes_messages_from_its_own_key() {
     let (_stream, endpoint) = open_sse(&server, &alice).await;
     assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
     let post = |key: Option<String>, session_header: Option<&'static str>| {
-        let mut r = reqwest::Client::new()
+        let mut r = crate::util::http_client()
             .post(format!("{}{endpoint}", server.base))
             .header("content-type", "application/json")
             .body(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }).to_string());
@@ -713,7 +713,7 @@ async fn a_revoked_key_hears_its_refusal_on_its_own_sse_stream() {
     let server = HttpServer::start(&dir, "live", &[]);
     let (mut stream, endpoint) = open_sse(&server, &key).await;
     let send = |body: Value| {
-        reqwest::Client::new()
+        crate::util::http_client()
             .post(format!("{}{endpoint}", server.base))
             .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")

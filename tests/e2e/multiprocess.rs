@@ -162,7 +162,7 @@ async fn load(
     session: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> u64 {
-    let client = reqwest::Client::new();
+    let client = crate::util::http_client();
     let body = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": { "name": "list_repos", "arguments": {} } }).to_string();
     let mut ok = 0;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {

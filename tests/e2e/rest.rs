@@ -15,7 +15,7 @@ fn request(
     path: &str,
     key: Option<&str>,
 ) -> reqwest::RequestBuilder {
-    let mut builder = reqwest::Client::new().request(method, format!("{}{path}", server.base));
+    let mut builder = crate::util::http_client().request(method, format!("{}{path}", server.base));
     if let Some(key) = key {
         builder = builder.header("authorization", format!("Bearer {key}"));
     }
@@ -451,7 +451,7 @@ async fn every_key_refusal_is_a_problem_with_the_mcp_code() {
         "key_in_url",
     )
     .await;
-    let doubled = reqwest::Client::new()
+    let doubled = crate::util::http_client()
         .get(format!("{}/v1/usage", server.base))
         .header("authorization", format!("Bearer {key}"))
         .header("authorization", format!("Bearer {key}"))

@@ -108,7 +108,7 @@ async fn session_load(
 }
 
 async fn bad_key_flood(base: String, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
-    let client = reqwest::Client::new();
+    let client = crate::util::http_client();
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
         n += 1;
@@ -205,7 +205,7 @@ async fn soak_with_kills_stops_floods_and_slow_clients() {
         let (key, tally, stop) = (key.clone(), Arc::clone(&tally), Arc::clone(&stop));
         let (first_base, second_base) = (Arc::clone(&first_base), second_base.clone());
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::util::http_client();
             let mut turn = i;
             while !stop.load(Ordering::SeqCst) {
                 turn += 1;

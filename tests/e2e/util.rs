@@ -506,6 +506,8 @@ pub async fn http_session(server: &HttpServer, key: &str) -> Result<Session, Str
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let config =
         StreamableHttpClientTransportConfig::with_uri(server.mcp_url()).auth_header(key.to_owned());
+    // rmcp builds its own reqwest client: see `http_client`.
+    docward::reminders::tls::install_provider();
     let transport = StreamableHttpClientTransport::from_config(config);
     tokio::time::timeout(std::time::Duration::from_secs(20), ().serve(transport))
         .await
@@ -528,7 +530,7 @@ pub async fn post_mcp(
     session: Option<&str>,
     body: &Value,
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+    let mut request = http_client()
         .post(server.mcp_url())
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
@@ -568,4 +570,17 @@ pub fn send_signal(signal: &str, pid: u32) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// An HTTP client for the tests. docward's webhook client turns on reqwest's rustls without a
+/// built-in crypto provider (it installs ring at start), and Cargo unifies that feature into
+/// the tests' reqwest, so the provider must be installed here too before any client is built.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
+}
+
+/// [`http_client`], to be configured further.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    docward::reminders::tls::install_provider();
+    reqwest::Client::builder()
 }

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{ConsoleState, pages};
+use crate::server::http::guard::host_allowed;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -72,30 +73,6 @@ fn own_origin(public_url: &str) -> String {
             _ => public_url.to_owned(),
         },
         Err(_) => public_url.to_owned(),
-    }
-}
-
-/// Whether `host` (`name` or `name:port`) names an allowed host (`name`: any port).
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    let (name, port) = split_host(host);
-    !name.is_empty()
-        && allowed.iter().any(|entry| {
-            let (a_name, a_port) = split_host(entry);
-            a_name.eq_ignore_ascii_case(name) && (a_port.is_none() || a_port == port)
-        })
-}
-
-fn split_host(host: &str) -> (&str, Option<&str>) {
-    let host = host.trim();
-    if let Some(rest) = host.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((name, tail)) => (name, tail.strip_prefix(':')),
-            None => (rest, None),
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') => (name, Some(port)),
-        _ => (host, None),
     }
 }
 

@@ -101,7 +101,9 @@ pub fn router(server: Arc<ServerState>, config: ConsoleConfig) -> Router {
         .route("/console/usage", get(usage::page))
         .route("/console/plan", get(plan::show).post(plan::change))
         .route("/console/{*rest}", get(|| async { pages::not_found() }))
-        .layer(middleware::from_fn_with_state(
+        // route_layer, not layer: merged into the HTTP app, a layer would also wrap the app's
+        // fallback, and what does not exist would get the console's 403 instead of a 404.
+        .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             guard::check,
         ))

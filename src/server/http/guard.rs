@@ -52,13 +52,15 @@ pub(crate) async fn check_host_and_origin(
     next.run(request).await
 }
 
-/// Whether `host` (`name` or `name:port`) matches an entry (`name`: any port; `name:port`: that port).
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
+/// Whether `host` (`name` or `name:port`) matches an entry (`name`: any port; `name:port`: that
+/// port). An empty host matches nothing. The web console checks its hosts with it too.
+pub(crate) fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let (name, port) = split_host(host);
-    allowed.iter().any(|entry| {
-        let (a_name, a_port) = split_host(entry);
-        a_name.eq_ignore_ascii_case(name) && (a_port.is_none() || a_port == port)
-    })
+    !name.is_empty()
+        && allowed.iter().any(|entry| {
+            let (a_name, a_port) = split_host(entry);
+            a_name.eq_ignore_ascii_case(name) && (a_port.is_none() || a_port == port)
+        })
 }
 
 fn split_host(host: &str) -> (&str, Option<&str>) {

@@ -4,7 +4,7 @@
 //! the web console at `/console` (its own session cookies; see `server::console`).
 
 mod auth;
-mod guard;
+pub(crate) mod guard;
 mod health;
 mod listener;
 mod metadata;
