@@ -380,8 +380,10 @@ mod tests {
         }
         assert_eq!(owner.connections.len(), 0, "connections still held");
         let after = open_fds();
+        // The count is the whole test process's, and other tests open files meanwhile: allow a
+        // margin far below the 300 that one leaked descriptor per connection would leave.
         assert!(
-            after <= before + 2,
+            after <= before + 40,
             "300 closed connections left {} more file descriptors open",
             after.saturating_sub(before)
         );
