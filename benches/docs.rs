@@ -4,13 +4,19 @@
 //! Uses the corpus at `$DOCWARD_CORPUS` (default `../shared/corpus` next to the crate;
 //! each top-level folder is a repo), or a generated synthetic corpus if that is missing.
 //! `cargo bench --bench docs -- search` skips the indexing benchmark.
+//!
+//! With `DOCWARD_BENCH_MODEL_DIR` set to an all-MiniLM-L6-v2 folder, it also indexes the corpus
+//! with document vectors (timed; kept in `DOCWARD_BENCH_HYBRID_LIBRARY` when set, so that later
+//! runs skip the embedding) and benchmarks hybrid search and the query embedding alone.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
+use docward::docs::embed::Embedder;
 use docward::docs::{Library, NoProgress};
 
 const QUERIES: [&str; 20] = [
@@ -153,6 +159,10 @@ fn main() {
     });
     group.finish();
 
+    if let Some(model) = std::env::var_os("DOCWARD_BENCH_MODEL_DIR") {
+        hybrid(&mut c, Path::new(&model), &repos);
+    }
+
     // Indexing throughput on one mid-sized repo (the whole corpus was timed once above).
     let (name, path) = repos
         .iter()
@@ -175,4 +185,45 @@ fn main() {
     });
     group.finish();
     c.final_summary();
+}
+
+/// Hybrid search over the corpus with document vectors, and the query embedding alone.
+fn hybrid(c: &mut Criterion, model: &Path, repos: &[(String, PathBuf)]) {
+    let embedder = Arc::new(Embedder::load(model).expect("load the embedding model"));
+    let temp = tempfile::tempdir().expect("temp library dir");
+    let dir = std::env::var_os("DOCWARD_BENCH_HYBRID_LIBRARY")
+        .map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
+    let lib = Library::open(&dir)
+        .expect("open library")
+        .with_embedder(Some(Arc::clone(&embedder)));
+    let known = lib.repos().expect("list repos");
+    let started = Instant::now();
+    for (name, path) in repos {
+        if !known.iter().any(|r| &r.name == name) {
+            lib.add_repo(name, path, &NoProgress)
+                .expect("index repo with vectors");
+        }
+    }
+    println!(
+        "indexed with vectors ({} documents have vectors) in {:.1} s (0 when reused from {})",
+        lib.vector_count(),
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    percentiles(&lib, 300);
+    let mut group = c.benchmark_group("hybrid");
+    let mut i = 0;
+    group.bench_function("search_limit5_rotating_20_queries", |b| {
+        b.iter(|| {
+            i = (i + 1) % QUERIES.len();
+            lib.search(QUERIES[i], None, 5).expect("search")
+        })
+    });
+    group.bench_function("embed_query", |b| {
+        b.iter(|| {
+            i = (i + 1) % QUERIES.len();
+            embedder.embed(&[QUERIES[i]]).expect("embed")
+        })
+    });
+    group.finish();
 }

@@ -5,6 +5,7 @@ mod console;
 mod hints;
 mod install;
 mod key;
+mod model;
 mod output;
 mod quickstart;
 mod reminders;
@@ -37,6 +38,14 @@ pub struct Cli {
     #[arg(long, global = true, env = "DOCWARD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// The embedding model's folder [default: <data dir>/models/all-MiniLM-L6-v2]
+    #[arg(long, global = true, env = "DOCWARD_MODEL_DIR", value_name = "DIR")]
+    model_dir: Option<PathBuf>,
+
+    /// Lexical search only: no model is loaded and no vectors are computed
+    #[arg(long, global = true, env = "DOCWARD_NO_EMBEDDINGS")]
+    no_embeddings: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +76,9 @@ enum Command {
     Reminders(reminders::RemindersCommand),
     /// Set up a demo tenant, index the bundled docs and answer a search through MCP
     Quickstart(quickstart::QuickstartArgs),
+    /// Fetch or check the embedding model used for hybrid search
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Runs a parsed command line.
@@ -76,6 +88,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => default_data_dir()?,
     };
     init_logging(matches!(cli.command, Command::Serve(_)));
+    let explicit = cli.model_dir.is_some();
+    let model_dir = cli
+        .model_dir
+        .unwrap_or_else(|| docward::docs::embed::default_dir(&data_dir));
+    docward::docs::embed::configure(if cli.no_embeddings {
+        docward::docs::embed::Setting::Off
+    } else {
+        docward::docs::embed::Setting::Dir {
+            dir: model_dir.clone(),
+            explicit,
+        }
+    });
     match cli.command {
         Command::Tenant(cmd) => tenant::run(cmd, &open_store(&data_dir)?, &data_dir),
         Command::Key(cmd) => key::run(cmd, &open_store(&data_dir)?),
@@ -87,6 +111,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Console(args) => console::run(args, Arc::new(open_store(&data_dir)?), &data_dir),
         Command::Quickstart(args) => quickstart::run(args, &data_dir),
         Command::Reminders(cmd) => reminders::run(cmd, Arc::new(open_store(&data_dir)?), &data_dir),
+        Command::Model(cmd) => model::run(cmd, &model_dir),
     }
 }
 

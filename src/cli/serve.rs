@@ -84,6 +84,9 @@ pub(super) fn positive_duration(s: &str) -> Result<Duration, String> {
 const ABANDON_AFTER: Duration = Duration::from_millis(500);
 
 pub fn run(args: ServeArgs, store: Arc<dyn KeyStore>, data_dir: &Path) -> Result<ExitCode> {
+    // Load the embedding model (when there is one) now rather than on the first search; it
+    // says in the log whether search is hybrid.
+    let _ = docward::docs::embed::embedder();
     let state = Arc::new(ServerState {
         gate: Gate::new(store, args.env, Limits::new(args.burst)),
         libraries: Libraries::new(data_dir),

@@ -117,6 +117,12 @@ pub enum DocsError {
     /// A repo setting that is not allowed (the message says which and why).
     #[error("{0}")]
     InvalidSetting(String),
+    /// The embedding model failed while indexing; the lexical index is up to date.
+    #[error(
+        "computing document vectors failed ({0}); the text index is up to date and search works; \
+         run `docward repo sync` again to finish the vectors, or pass --no-embeddings"
+    )]
+    Embedding(String),
     /// Library data on disk is damaged or of an unknown format.
     #[error("library data is corrupt: {0}; remove the repo and add it again")]
     Corrupt(String),
@@ -146,6 +152,7 @@ impl DocsError {
             DocsError::Locked => "index_locked",
             DocsError::IndexFormat { .. } => "index_format",
             DocsError::CorruptManifest { .. } => "corrupt_manifest",
+            DocsError::Embedding(_) => "embedding_failed",
             DocsError::Index(_) | DocsError::Io { .. } | DocsError::Corrupt(_) => "internal",
         }
     }

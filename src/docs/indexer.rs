@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tantivy::directory::error::LockError;
 use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError, Term};
 
+use super::embed;
 use super::error::{DocsError, Result};
 use super::ingest::{self, SourceFile};
 use super::manifest::FileEntry;
-use super::parse::{MAX_SECTIONS, parse_document};
+use super::parse::{MAX_SECTIONS, ParsedDoc, parse_document};
 use super::schema::{self, DocFields};
 use super::simhash;
+use super::tuning::{self, RankParams};
 use super::types::{Progress, Skipped};
 
 /// Indexing threads of the writer.
@@ -58,7 +60,12 @@ pub struct Applied {
     pub skipped: Vec<Skipped>,
     /// Files indexed otherwise than as written (too many sections), with what was done.
     pub warnings: Vec<Skipped>,
+    /// The texts to embed of each file whose vectors are wanted, by path.
+    pub to_embed: Vec<(String, Vec<String>)>,
 }
+
+/// Which unchanged files still need a vector (`None`: embeddings are off).
+pub type WantsVector<'a> = Option<&'a (dyn Fn(&str) -> bool + Sync)>;
 
 /// Brings the index in line with `files` for `repo`, given what was indexed before
 /// (`old`): adds new files, re-indexes changed ones, deletes vanished or now-skipped ones.
@@ -70,9 +77,11 @@ pub fn apply(
     files: &[SourceFile],
     old: &BTreeMap<String, FileEntry>,
     progress: &dyn Progress,
+    wants_vector: WantsVector<'_>,
 ) -> Result<Applied> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<(usize, (Outcome, Option<Vec<String>>))>> =
+        Mutex::new(Vec::with_capacity(files.len()));
     let first_error: Mutex<Option<DocsError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..PARSE_THREADS {
@@ -81,7 +90,7 @@ pub fn apply(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
-                    match process(writer, fields, repo, file, old.get(&file.rel)) {
+                    match process(writer, fields, repo, file, old.get(&file.rel), wants_vector) {
                         Ok(outcome) => local.push((i, outcome)),
                         Err(e) => {
                             if let Ok(mut slot) = first_error.lock() {
@@ -112,8 +121,11 @@ pub fn apply(
     results.sort_by_key(|(i, _)| *i);
 
     let mut applied = Applied::default();
-    for (i, outcome) in results {
+    for (i, (outcome, text)) in results {
         let rel = files[i].rel.clone();
+        if let Some(text) = text {
+            applied.to_embed.push((rel.clone(), text));
+        }
         match outcome {
             Outcome::Added(entry, warning) | Outcome::Changed(entry, warning) => {
                 if old.contains_key(&rel) {
@@ -156,13 +168,20 @@ fn process(
     repo: &str,
     file: &SourceFile,
     old: Option<&FileEntry>,
-) -> Result<Outcome> {
+    wants_vector: WantsVector<'_>,
+) -> Result<(Outcome, Option<Vec<String>>)> {
     let loaded = match ingest::load(file) {
         Ok(l) => l,
-        Err(reason) => return Ok(Outcome::Skipped(reason)),
+        Err(reason) => return Ok((Outcome::Skipped(reason), None)),
     };
+    let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
     if old.is_some_and(|o| o.hash == loaded.hash) {
-        return Ok(Outcome::Unchanged);
+        // Parsed again only when its vector is missing (embeddings turned on since).
+        let text = wants_vector.filter(|wants| wants(&file.rel)).map(|_| {
+            let parsed = parse_document(file_name, &loaded.text);
+            embed::document_texts(&parsed, &path_words(&file.rel))
+        });
+        return Ok((Outcome::Unchanged, text));
     }
     // Always, even for a file the manifest does not know: a crash after an earlier commit may
     // have left its sections in the index.
@@ -170,7 +189,6 @@ fn process(
         fields.doc_key,
         &schema::doc_key(repo, &file.rel),
     ));
-    let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
     let mut parsed = parse_document(file_name, &loaded.text);
     let warning = parsed.cap_sections().map(|count| {
         format!(
@@ -182,6 +200,7 @@ fn process(
     let id = schema::doc_id(repo, &file.rel);
     let path_words = path_words(&file.rel);
     let page = format!("{}\n{}", schema::file_stem(&file.rel), parsed.title);
+    let weights = tuning::params();
     for (i, span) in parsed.sections.iter().enumerate() {
         let mut doc = TantivyDocument::default();
         doc.add_text(fields.repo, repo);
@@ -200,17 +219,70 @@ fn process(
         doc.add_u64(fields.heading_id, schema::heading_id(heading));
         doc.add_text(fields.path_text, &path_words);
         doc.add_u64(fields.section, i as u64);
+        doc.add_text(
+            fields.sec_text,
+            combined(&weights, &parsed.title, &span.headings, &path_words, text),
+        );
+        if i == 0 {
+            doc.add_text(fields.first, "1");
+            doc.add_text(
+                fields.doc_text,
+                whole_document(&weights, &parsed, &path_words),
+            );
+        }
         writer.add_document(doc)?;
     }
     let entry = FileEntry {
         hash: loaded.hash,
         sections: parsed.sections.len() as u64,
     };
-    Ok(if old.is_some() {
+    let text = wants_vector.map(|_| embed::document_texts(&parsed, &path_words));
+    let outcome = if old.is_some() {
         Outcome::Changed(entry, warning)
     } else {
         Outcome::Added(entry, warning)
-    })
+    };
+    Ok((outcome, text))
+}
+
+/// One BM25F-style field: each short field repeated by its weight, then the body, so that a
+/// word's frequencies add up across fields before BM25 saturates them.
+fn combined<S: AsRef<str>>(
+    weights: &RankParams,
+    title: &str,
+    headings: &[S],
+    path_words: &str,
+    body: &str,
+) -> String {
+    let mut out = String::with_capacity(body.len() + 8 * (title.len() + path_words.len()));
+    for _ in 0..weights.title_repeat {
+        out.push_str(title);
+        out.push('\n');
+    }
+    for heading in headings {
+        for _ in 0..weights.headings_repeat {
+            out.push_str(heading.as_ref());
+            out.push('\n');
+        }
+    }
+    for _ in 0..weights.path_repeat {
+        out.push_str(path_words);
+        out.push('\n');
+    }
+    out.push_str(body);
+    out
+}
+
+/// The whole document as one combined field: every distinct heading once, weighted.
+fn whole_document(weights: &RankParams, parsed: &ParsedDoc, path_words: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let headings: Vec<&str> = parsed
+        .sections
+        .iter()
+        .filter_map(|span| span.headings.last().map(String::as_str))
+        .filter(|own| seen.insert(*own))
+        .collect();
+    combined(weights, &parsed.title, &headings, path_words, &parsed.body)
 }
 
 /// The path as words for matching file names: separators become spaces, the extension goes.

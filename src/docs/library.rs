@@ -2,6 +2,7 @@
 //! `<dir>/index` plus one manifest per repo in `<dir>/repos`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tantivy::directory::MmapDirectory;
@@ -9,6 +10,7 @@ use tantivy::query::QueryParser;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError, Term};
 
 use super::census;
+use super::embed::Embedder;
 use super::error::{DocsError, Result};
 use super::indexer;
 use super::ingest;
@@ -17,7 +19,7 @@ use super::manifest::{self, Manifest};
 use super::names::validate_repo_name;
 use super::schema::{self, DocFields};
 use super::settings::RepoSettings;
-use super::types::{DocPage, Progress, RepoInfo, SearchHit, SyncReport};
+use super::types::{DocPage, Progress, Ranker, RepoInfo, SearchHit, SyncReport};
 
 /// The docs of one (tenant, env) pair, living in one directory.
 pub struct Library {
@@ -26,8 +28,16 @@ pub struct Library {
     pub(super) reader: IndexReader,
     pub(super) fields: DocFields,
     pub(super) parser: QueryParser,
+    /// Parses queries over the combined section field.
+    pub(super) section_parser: QueryParser,
+    /// Parses queries over the combined whole-document field.
+    pub(super) doc_parser: QueryParser,
     /// Fast-field columns of the segments searched so far.
     pub(super) columns: super::search::ColumnCache,
+    /// Document vectors, as last read from disk.
+    pub(super) vectors: super::vectors::Shelf,
+    /// The model of this library when set with [`Library::with_embedder`], else the process's.
+    embedder: Option<Option<Arc<Embedder>>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -64,14 +74,39 @@ impl Library {
         parser.set_field_boost(fields.headings, super::search::HEADINGS_BOOST);
         parser.set_field_boost(fields.body, 1.0);
         parser.set_field_boost(fields.path_text, super::search::PATH_BOOST);
+        let section_parser = QueryParser::for_index(&index, vec![fields.sec_text]);
+        let doc_parser = QueryParser::for_index(&index, vec![fields.doc_text]);
         Ok(Library {
             dir: dir.to_path_buf(),
             index,
             reader,
             fields,
             parser,
+            section_parser,
+            doc_parser,
             columns: Default::default(),
+            vectors: super::vectors::Shelf::new(dir),
+            embedder: None,
         })
+    }
+
+    /// Uses `embedder` (or none: lexical only) instead of the process-wide model.
+    pub fn with_embedder(mut self, embedder: Option<Arc<Embedder>>) -> Library {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// The embedding model in force for this library, if any.
+    pub(super) fn embedder(&self) -> Option<Arc<Embedder>> {
+        match &self.embedder {
+            Some(chosen) => chosen.clone(),
+            None => super::embed::embedder(),
+        }
+    }
+
+    /// How many documents have a vector.
+    pub fn vector_count(&self) -> usize {
+        self.vectors.current().entries.len()
     }
 
     /// Indexes a folder as a new repo named `name`. Err(DocsError::RepoExists) if taken.
@@ -121,6 +156,7 @@ impl Library {
         writer.delete_term(Term::from_field_text(self.fields.repo, name));
         writer.commit()?;
         finish_writer(writer)?;
+        self.vectors.forget_repo(name)?;
         manifest::delete(&self.dir, name)?;
         self.reader.reload()?;
         Ok(manifest.info())
@@ -131,9 +167,22 @@ impl Library {
         repos_in(&self.dir)
     }
 
-    /// BM25 search over sections. limit is clamped to 1..=20 (0 means the default 5).
+    /// Search over sections: hybrid when an embedding model is configured and the library has
+    /// vectors, else lexical. limit is clamped to 1..=20 (0 means the
+    /// default 5).
     pub fn search(&self, query: &str, repo: Option<&str>, limit: usize) -> Result<Vec<SearchHit>> {
-        super::search::search(self, query, repo, limit)
+        super::search::search(self, query, repo, limit, Ranker::Hybrid)
+    }
+
+    /// Search with a chosen ranker (the eval compares them).
+    pub fn search_with(
+        &self,
+        query: &str,
+        repo: Option<&str>,
+        limit: usize,
+        ranker: Ranker,
+    ) -> Result<Vec<SearchHit>> {
+        super::search::search(self, query, repo, limit, ranker)
     }
 
     /// One whole document, starting at section index `from_section` (0 = the start), cut at a
@@ -208,6 +257,18 @@ impl Library {
         let (files, mut skipped) = ingest::list_files_ignoring(&manifest.source, extra);
         progress.start(files.len() as u64);
         let trusted = self.repair_leftovers(&writer, &manifest)?;
+        let embedder = self.embedder();
+        let known = embedder.as_ref().map(|_| self.vectors.current());
+        let repo = manifest.name.clone();
+        let wants = |rel: &str| {
+            known
+                .as_ref()
+                .is_some_and(|k| !k.entries.contains_key(&schema::doc_id(&repo, rel)))
+        };
+        let wants_vector: indexer::WantsVector<'_> = match &embedder {
+            Some(_) => Some(&wants),
+            None => None,
+        };
         let mut applied = indexer::apply(
             &writer,
             &self.fields,
@@ -215,6 +276,7 @@ impl Library {
             &files,
             &trusted.files,
             progress,
+            wants_vector,
         )?;
         for path in trusted.orphans {
             if !applied.files.contains_key(&path) {
@@ -232,6 +294,21 @@ impl Library {
         manifest.indexed_at = manifest::now();
         manifest::save(&self.dir, &manifest)?;
         self.reader.reload()?;
+        if let Some(embedder) = &embedder {
+            let to_embed = std::mem::take(&mut applied.to_embed);
+            progress.start(files.len() as u64 + to_embed.len() as u64);
+            self.vectors.update(
+                embedder,
+                &manifest.name,
+                to_embed,
+                &manifest
+                    .files
+                    .keys()
+                    .map(|rel| schema::doc_id(&manifest.name, rel))
+                    .collect::<std::collections::HashSet<u64>>(),
+                progress,
+            )?;
+        }
         progress.finish();
         Ok(SyncReport {
             repo: manifest.name.clone(),

@@ -3,6 +3,7 @@
 //! English stemming) and serves section search and whole-document reads.
 
 mod census;
+pub mod embed;
 mod error;
 mod frontmatter;
 mod getdoc;
@@ -15,12 +16,16 @@ mod markdown;
 mod names;
 mod parse;
 mod plaintext;
+mod rank;
 mod rebuild;
 mod schema;
 mod search;
 mod settings;
 mod simhash;
+mod snippet;
+pub mod tuning;
 mod types;
+mod vectors;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +43,6 @@ pub use names::{default_repo_name, validate_repo_name};
 pub use rebuild::{MissingSource, RebuildReport, rebuild};
 pub use settings::{MAX_IGNORE_PATTERNS, MAX_PATTERN_BYTES, RepoSettings, validate_ignore};
 pub use types::{
-    DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, RepoInfo, SearchHit, SectionRef,
-    Skipped, SyncReport,
+    DocPage, MAX_ALSO_IN, MAX_DOC_CHARS, NoProgress, Progress, Ranker, RepoInfo, SearchHit,
+    SectionRef, Skipped, SyncReport,
 };

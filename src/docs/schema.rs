@@ -43,6 +43,13 @@ pub struct DocFields {
     /// Hash of the section's own heading (fast field): only sections under the same heading
     /// can be nearly the same.
     pub heading_id: Field,
+    /// The section as one BM25F-style field: title, heading trail and path words repeated by
+    /// their weights, then the body (not stored).
+    pub sec_text: Field,
+    /// The whole document as one BM25F-style field, on its first section only (not stored).
+    pub doc_text: Field,
+    /// `"1"` on a document's first section (the one carrying `doc_text`), to count documents.
+    pub first: Field,
 }
 
 /// Builds the schema.
@@ -62,11 +69,14 @@ pub fn build() -> DocFields {
     let title = b.add_text_field("title", stored_text.clone());
     let headings = b.add_text_field("headings", stored_text.clone());
     let body = b.add_text_field("body", stored_text);
-    let path_text = b.add_text_field("path_text", text);
+    let path_text = b.add_text_field("path_text", text.clone());
     let section = b.add_u64_field("section", STORED | FAST);
     let content_id = b.add_u64_field("content_id", FAST);
     let near_id = b.add_u64_field("near_id", FAST);
     let heading_id = b.add_u64_field("heading_id", FAST);
+    let sec_text = b.add_text_field("sec_text", text.clone());
+    let doc_text = b.add_text_field("doc_text", text);
+    let first = b.add_text_field("first", STRING);
     DocFields {
         schema: b.build(),
         repo,
@@ -81,6 +91,9 @@ pub fn build() -> DocFields {
         content_id,
         near_id,
         heading_id,
+        sec_text,
+        doc_text,
+        first,
     }
 }
 

@@ -1,9 +1,8 @@
-//! BM25 search over sections: lenient query parsing, optional repo filter, at most
+//! Search over sections: lenient query parsing, optional repo filter, a ranker, at most
 //! [`MAX_PER_DOC`] sections per document, and snippets within a total text budget.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
@@ -11,13 +10,14 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Score, Searcher, TantivyDocument, Term};
 
 use super::error::{DocsError, Result};
 use super::library::Library;
+use super::rank;
 use super::simhash;
-use super::types::{MAX_ALSO_IN, SearchHit, SectionRef};
+use super::snippet::Snippets;
+use super::types::{MAX_ALSO_IN, Ranker, SearchHit, SectionRef};
 
 // Field boosts, relative to body 1.0. Title, headings and path are short fields, so BM25
 // length normalisation already makes a match there strong (and the title repeats on every
@@ -40,9 +40,6 @@ pub const MAX_PER_DOC: usize = 2;
 pub const TEXT_BUDGET: usize = 6_800;
 /// Longest snippet.
 const MAX_SNIPPET: usize = 280;
-/// Bytes of a long section given to the snippet generator, around the first match. Tokenising
-/// and stemming whole sections took a third of the server's CPU under load.
-const SNIPPET_WINDOW: usize = 800;
 /// Longest title and heading in a hit.
 const MAX_TITLE: usize = 120;
 const MAX_HEADING: usize = 80;
@@ -52,6 +49,7 @@ pub(super) fn search(
     query: &str,
     repo: Option<&str>,
     limit: usize,
+    ranker: Ranker,
 ) -> Result<Vec<SearchHit>> {
     if query.trim().is_empty() {
         return Err(DocsError::EmptyQuery);
@@ -69,25 +67,43 @@ pub(super) fn search(
     if sanitized.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let (parsed, _ignored_errors) = lib.parser.parse_query_lenient(&sanitized);
-    let query: Box<dyn Query> = match repo {
-        Some(name) => {
-            let filter = TermQuery::new(
-                Term::from_field_text(lib.fields.repo, name),
-                IndexRecordOption::Basic,
-            );
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, parsed),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(filter), 0.0)),
-                ),
-            ]))
-        }
-        None => parsed,
-    };
     let searcher = lib.reader.searcher();
-    let picked = top_sections(&searcher, &lib.columns, query.as_ref(), limit)?;
+    let parse = |parser: &tantivy::query::QueryParser| {
+        in_repo(lib, parser.parse_query_lenient(&sanitized).0, repo)
+    };
+    let picked = if ranker == Ranker::Legacy {
+        top_sections(&searcher, &lib.columns, parse(&lib.parser).as_ref(), limit)?
+    } else {
+        let (docs, sections) = (parse(&lib.doc_parser), parse(&lib.section_parser));
+        let wants_semantic = matches!(ranker, Ranker::Semantic | Ranker::Hybrid);
+        // The model embeds the question on another thread while the text index is searched:
+        // the two take about the same time.
+        let (semantic, evidence) = std::thread::scope(|scope| {
+            let semantic = wants_semantic
+                .then(|| scope.spawn(|| semantic_ranking(lib, query, repo)));
+            let evidence = rank::gather(lib, &searcher, docs.as_ref(), sections.as_ref());
+            let semantic = match semantic.map(|handle| handle.join()) {
+                Some(Ok(found)) => found,
+                Some(Err(_)) => Err(DocsError::Embedding("the model's thread panicked".into())),
+                None => Ok(None),
+            };
+            (semantic, evidence)
+        });
+        let (semantic, evidence) = (semantic?, evidence?);
+        let ranked = match &semantic {
+            Some(near) => rank::with_semantic(
+                lib,
+                &searcher,
+                evidence,
+                sections.as_ref(),
+                near,
+                ranker == Ranker::Hybrid,
+            )?,
+            None => rank::lexical(evidence),
+        };
+        let mut ids = SectionIds::new(&searcher, &lib.columns);
+        fold_ranked(&mut ids, ranked, true, limit)?.unwrap_or_default()
+    };
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -120,17 +136,7 @@ pub(super) fn search(
     }
     let meta: usize = hits.iter().map(meta_chars).sum();
     let per_hit = (TEXT_BUDGET.saturating_sub(meta) / hits.len()).min(MAX_SNIPPET);
-    let mut generator = SnippetGenerator::create(&searcher, query.as_ref(), lib.fields.body)?;
-    // Leave room for the `**` markers the generator's fragment does not count.
-    generator.set_max_num_chars(per_hit.saturating_sub(per_hit / 5).max(1));
-    let mut terms: Vec<String> = Vec::new();
-    query.query_terms(&mut |term, _| {
-        if term.field() == lib.fields.body
-            && let Some(text) = term.value().as_str()
-        {
-            terms.push(text.to_owned());
-        }
-    });
+    let mut snippets = Snippets::new(&searcher, lib.fields.sec_text, query);
     for (hit, doc) in hits.iter_mut().zip(&bodies) {
         let body = stored_str(doc, lib.fields.body);
         // The heading is in the hit already; the snippet shows the text under it.
@@ -138,9 +144,56 @@ pub(super) fn search(
             rest if rest.trim().is_empty() => body,
             rest => rest,
         };
-        hit.snippet = snippet(&generator, snippet_window(text, &terms), per_hit);
+        hit.snippet = snippets.make(text, per_hit);
     }
     Ok(hits)
+}
+
+/// Documents semantically nearest the query, best first; `None` without a model or vectors.
+fn semantic_ranking(
+    lib: &Library,
+    query: &str,
+    repo: Option<&str>,
+) -> Result<Option<Vec<(u64, f32)>>> {
+    let Some(embedder) = lib.embedder() else {
+        return Ok(None);
+    };
+    let vectors = lib.vectors.current();
+    if vectors.entries.is_empty() {
+        return Ok(None);
+    }
+    let vector = match embedder.embed(&[query]) {
+        Ok(mut found) if !found.is_empty() => found.swap_remove(0),
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            tracing::warn!("{e}; answering from the text index alone");
+            return Ok(None);
+        }
+    };
+    Ok(Some(vectors.nearest(&vector, repo, SEMANTIC_CANDIDATES)))
+}
+
+/// Documents taken from the semantic ranking.
+const SEMANTIC_CANDIDATES: usize = 100;
+
+/// `query` restricted to `repo`, when one is given.
+fn in_repo(lib: &Library, query: Box<dyn Query>, repo: Option<&str>) -> Box<dyn Query> {
+    match repo {
+        Some(name) => {
+            let filter = TermQuery::new(
+                Term::from_field_text(lib.fields.repo, name),
+                IndexRecordOption::Basic,
+            );
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(filter), 0.0)),
+                ),
+            ]))
+        }
+        None => query,
+    }
 }
 
 /// A ranked section and the copies of its text folded into it.
@@ -195,75 +248,89 @@ fn top_sections(
     let mut want = (limit * 5).max(50);
     loop {
         let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
-        let exhausted = top.len() < want;
+        let exhausted = top.len() < want || want >= 5_000;
         let mut ids = SectionIds::new(searcher, cache);
-        let mut per_doc: HashMap<u64, usize> = HashMap::new();
-        let mut by_text: HashMap<u64, Slot> = HashMap::new();
-        let mut picked: Vec<Pick> = Vec::new();
-        // Sections over their document's cap wait here; `None` once promoted.
-        let mut overflow: Vec<Option<Pick>> = Vec::new();
-        for (score, addr) in top {
-            let key = ids.of(addr)?;
-            let (doc, text) = (key.doc, key.text);
-            let doc_has_room = per_doc.get(&doc).is_none_or(|&n| n < MAX_PER_DOC);
-            // The same text placed before, or else nearly the same as a hit (hits only: there
-            // are at most 20, while sections waiting over their cap can run to thousands).
-            let slot = by_text.get(&text).copied().or_else(|| {
-                picked
-                    .iter()
-                    .position(|p| p.is_near(&key))
-                    .map(Slot::Picked)
-            });
-            match slot {
-                Some(Slot::Picked(i)) => picked[i].fold(addr),
-                // A copy in a document with room takes the place of a text that waited only
-                // because its own document was full.
-                Some(Slot::Overflow(i)) if doc_has_room && picked.len() < limit => {
-                    if let Some(waiting) = overflow[i].take() {
-                        let mut pick = Pick::new(score, addr, key);
-                        pick.fold(waiting.addr);
-                        for copy in waiting.copies {
-                            pick.fold(copy);
-                        }
-                        pick.more_copies += waiting.more_copies;
-                        *per_doc.entry(doc).or_insert(0) += 1;
-                        // Later copies of either text now fold into the promoted hit.
-                        by_text.insert(text, Slot::Picked(picked.len()));
-                        by_text.insert(waiting.ids.text, Slot::Picked(picked.len()));
-                        picked.push(pick);
-                    }
-                }
-                Some(Slot::Overflow(i)) => {
-                    if let Some(waiting) = overflow[i].as_mut() {
-                        waiting.fold(addr);
-                    }
-                }
-                // Once `limit` hits are chosen, the rest of the ranking only supplies copies.
-                None if picked.len() == limit => {}
-                None => {
-                    let seen = per_doc.entry(doc).or_insert(0);
-                    *seen += 1;
-                    if *seen <= MAX_PER_DOC {
-                        by_text.insert(text, Slot::Picked(picked.len()));
-                        picked.push(Pick::new(score, addr, key));
-                    } else {
-                        by_text.insert(text, Slot::Overflow(overflow.len()));
-                        overflow.push(Some(Pick::new(score, addr, key)));
-                    }
-                }
-            }
-        }
-        if picked.len() == limit {
-            return Ok(picked);
-        }
-        if exhausted || want >= 5_000 {
-            picked.extend(overflow.into_iter().flatten());
-            picked.sort_by(|a, b| b.score.total_cmp(&a.score));
-            picked.truncate(limit);
+        if let Some(picked) = fold_ranked(&mut ids, top, exhausted, limit)? {
             return Ok(picked);
         }
         want *= 4;
     }
+}
+
+/// Picks hits from a ranking of sections, best first. `None` when the ranking is not
+/// `exhausted` and did not fill `limit` (the caller asks for a longer one).
+fn fold_ranked(
+    ids: &mut SectionIds<'_>,
+    top: Vec<(Score, DocAddress)>,
+    exhausted: bool,
+    limit: usize,
+) -> Result<Option<Vec<Pick>>> {
+    let mut per_doc: HashMap<u64, usize> = HashMap::new();
+    let mut by_text: HashMap<u64, Slot> = HashMap::new();
+    let mut picked: Vec<Pick> = Vec::new();
+    // Sections over their document's cap wait here; `None` once promoted.
+    let mut overflow: Vec<Option<Pick>> = Vec::new();
+    for (score, addr) in top {
+        let key = ids.of(addr)?;
+        let (doc, text) = (key.doc, key.text);
+        let doc_has_room = per_doc.get(&doc).is_none_or(|&n| n < MAX_PER_DOC);
+        // The same text placed before, or else nearly the same as a hit (hits only: there
+        // are at most 20, while sections waiting over their cap can run to thousands).
+        let slot = by_text.get(&text).copied().or_else(|| {
+            picked
+                .iter()
+                .position(|p| p.is_near(&key))
+                .map(Slot::Picked)
+        });
+        match slot {
+            Some(Slot::Picked(i)) => picked[i].fold(addr),
+            // A copy in a document with room takes the place of a text that waited only
+            // because its own document was full.
+            Some(Slot::Overflow(i)) if doc_has_room && picked.len() < limit => {
+                if let Some(waiting) = overflow[i].take() {
+                    let mut pick = Pick::new(score, addr, key);
+                    pick.fold(waiting.addr);
+                    for copy in waiting.copies {
+                        pick.fold(copy);
+                    }
+                    pick.more_copies += waiting.more_copies;
+                    *per_doc.entry(doc).or_insert(0) += 1;
+                    // Later copies of either text now fold into the promoted hit.
+                    by_text.insert(text, Slot::Picked(picked.len()));
+                    by_text.insert(waiting.ids.text, Slot::Picked(picked.len()));
+                    picked.push(pick);
+                }
+            }
+            Some(Slot::Overflow(i)) => {
+                if let Some(waiting) = overflow[i].as_mut() {
+                    waiting.fold(addr);
+                }
+            }
+            // Once `limit` hits are chosen, the rest of the ranking only supplies copies.
+            None if picked.len() == limit => {}
+            None => {
+                let seen = per_doc.entry(doc).or_insert(0);
+                *seen += 1;
+                if *seen <= MAX_PER_DOC {
+                    by_text.insert(text, Slot::Picked(picked.len()));
+                    picked.push(Pick::new(score, addr, key));
+                } else {
+                    by_text.insert(text, Slot::Overflow(overflow.len()));
+                    overflow.push(Some(Pick::new(score, addr, key)));
+                }
+            }
+        }
+    }
+    if picked.len() == limit {
+        return Ok(Some(picked));
+    }
+    if exhausted {
+        picked.extend(overflow.into_iter().flatten());
+        picked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        picked.truncate(limit);
+        return Ok(Some(picked));
+    }
+    Ok(None)
 }
 
 /// The fast-field columns of a segment that ranking reads.
@@ -314,6 +381,13 @@ impl ColumnCache {
         }
         cache.insert(reader.segment_id(), Arc::clone(&columns));
         Ok(columns)
+    }
+
+    /// The document id of a section, from its fast field.
+    pub(super) fn doc_id(&self, searcher: &Searcher, addr: DocAddress) -> Result<u64> {
+        let columns = self.get(searcher, addr.segment_ord)?;
+        let unique = (u64::from(addr.segment_ord) << 32) | u64::from(addr.doc_id);
+        Ok(columns.ids[0].first(addr.doc_id).unwrap_or(unique))
     }
 
     /// Where a section is, from fast fields alone (no stored document is read).
@@ -476,130 +550,6 @@ fn also_in_chars(hit: &SearchHit) -> usize {
     "   Also in (same or nearly the same text): ".len() + places + " and 99999 more\n".len()
 }
 
-/// The part of a long `body` worth tokenising for a snippet: [`SNIPPET_WINDOW`] bytes starting
-/// a little before the first place a query term (a lowercase stem) appears.
-fn snippet_window<'a>(body: &'a str, terms: &[String]) -> &'a str {
-    if body.len() <= SNIPPET_WINDOW {
-        return body;
-    }
-    let first = first_match(body, terms).unwrap_or(0);
-    let start = char_boundary(body, first.saturating_sub(SNIPPET_WINDOW / 4));
-    let end = char_boundary(body, (start + SNIPPET_WINDOW).min(body.len()));
-    &body[start..end]
-}
-
-/// Where the first of `terms` (lowercase) appears in `body`, ignoring ASCII case. Reads the
-/// body in chunks so that a long section is not copied whole when the match is near its start.
-fn first_match(body: &str, terms: &[String]) -> Option<usize> {
-    const CHUNK: usize = 2_048;
-    let terms: Vec<&str> = terms
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !t.is_empty())
-        .collect();
-    let longest = terms.iter().map(|t| t.len()).max()?;
-    let mut from = 0;
-    while from < body.len() {
-        let end = match char_boundary(body, (from + CHUNK).min(body.len())) {
-            end if end > from => end,
-            _ => body.len(),
-        };
-        // Read past the chunk by the longest term, so that a match starting in the chunk is
-        // seen whole; matches starting past `end` belong to the next chunk.
-        let reach = ceil_char_boundary(body, (end + longest).min(body.len()));
-        // ASCII lowercasing keeps byte offsets, so a position in `lower` is one in the body.
-        let lower = body[from..reach].to_ascii_lowercase();
-        let first = terms
-            .iter()
-            .filter_map(|t| lower.find(t))
-            .filter(|at| from + at < end)
-            .min();
-        if let Some(at) = first {
-            return Some(from + at);
-        }
-        from = end;
-    }
-    None
-}
-
-/// The smallest char boundary of `s` at or after `at`.
-fn ceil_char_boundary(s: &str, mut at: usize) -> usize {
-    while at < s.len() && !s.is_char_boundary(at) {
-        at += 1;
-    }
-    at
-}
-
-/// The largest char boundary of `s` at or before `at`.
-fn char_boundary(s: &str, mut at: usize) -> usize {
-    while at > 0 && !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-/// A plain-text snippet of `body` with matches marked `**so**`, at most `max` chars.
-fn snippet(generator: &SnippetGenerator, body: &str, max: usize) -> String {
-    let snip = generator.snippet(body);
-    let out = if snip.is_empty() {
-        // Matched on title, headings or path only: show the start of the text instead.
-        collapse_whitespace(&clean(body))
-    } else {
-        mark(snip.fragment(), snip.highlighted())
-    };
-    truncate(&out, max)
-}
-
-/// Words a question is made of but an answer is not recognised by: never bolded in a snippet,
-/// so that the marks point at the words that matter ("how do I **cancel** a **task**").
-const UNMARKED_WORDS: [&str; 58] = [
-    "a", "about", "after", "all", "an", "and", "any", "are", "as", "at", "be", "by", "can",
-    "could", "do", "does", "for", "from", "get", "has", "have", "how", "i", "if", "in", "into",
-    "is", "it", "its", "make", "me", "my", "not", "of", "on", "one", "or", "our", "should", "so",
-    "than", "that", "the", "their", "them", "then", "there", "this", "to", "was", "we", "what",
-    "when", "where", "which", "why", "with", "you",
-];
-
-/// Whether `word` is one of the [`UNMARKED_WORDS`], whatever its case.
-fn is_unmarked(word: &str) -> bool {
-    let lower = word.trim().to_lowercase();
-    UNMARKED_WORDS.binary_search(&lower.as_str()).is_ok()
-}
-
-fn mark(fragment: &str, highlighted: &[Range<usize>]) -> String {
-    let mut ranges: Vec<Range<usize>> = highlighted.to_vec();
-    ranges.sort_by_key(|r| r.start);
-    let mut out = String::new();
-    let mut at = 0;
-    for r in ranges {
-        let (Some(before), Some(word)) = (fragment.get(at..r.start), fragment.get(r.clone()))
-        else {
-            continue;
-        };
-        out.push_str(&clean(before));
-        if is_unmarked(word) {
-            out.push_str(&clean(word));
-        } else {
-            out.push_str("**");
-            out.push_str(&clean(word));
-            out.push_str("**");
-        }
-        at = r.end;
-    }
-    out.push_str(&clean(fragment.get(at..).unwrap_or("")));
-    collapse_whitespace(&out)
-}
-
-/// Drops Markdown noise that would be confused with the `**` markers.
-fn clean(s: &str) -> String {
-    s.replace("**", "").replace("```", " ")
-}
-
-/// Folds every whitespace run into one space and trims.
-fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn skip_heading_line(body: &str) -> &str {
     let trimmed = body.trim_start();
     if trimmed.starts_with('#') {
@@ -617,95 +567,4 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
     }
     let keep: String = s.chars().take(max.saturating_sub(1)).collect();
     format!("{}…", keep.trim_end())
-}
-
-#[cfg(test)]
-mod window_tests {
-    use super::*;
-
-    #[test]
-    fn unmarked_words_are_sorted_so_that_the_search_finds_them() {
-        assert!(UNMARKED_WORDS.windows(2).all(|w| w[0] < w[1]));
-        assert!(is_unmarked("How") && is_unmarked("the") && !is_unmarked("task"));
-    }
-
-    #[test]
-    fn question_words_are_not_bolded_and_the_others_are() {
-        let fragment = "How do I cancel the task";
-        let ranges: Vec<Range<usize>> = ["How", "do", "I", "cancel", "the", "task"]
-            .iter()
-            .map(|w| {
-                let start = fragment.find(w).unwrap();
-                start..start + w.len()
-            })
-            .collect();
-        assert_eq!(mark(fragment, &ranges), "How do I **cancel** the **task**");
-    }
-
-    #[test]
-    fn long_bodies_are_cut_around_the_first_match_on_char_boundaries() {
-        let body = format!(
-            "{}Zebra crossing ahead. {}",
-            "é filler ".repeat(400),
-            "tail ".repeat(400)
-        );
-        let window = snippet_window(&body, &["zebra".to_owned()]);
-        assert!(window.len() <= SNIPPET_WINDOW);
-        assert!(window.contains("Zebra crossing"));
-        assert!(body.contains(window));
-        let short = "short body";
-        assert_eq!(snippet_window(short, &["x".to_owned()]), short);
-        let no_match = snippet_window(&body, &["absent".to_owned()]);
-        assert!(body.starts_with(no_match));
-    }
-
-    #[test]
-    fn the_earliest_of_several_terms_wins_across_a_chunk_edge() {
-        let mut body = "x".repeat(2_044);
-        body.push_str("Zebra");
-        body.push_str(&"y".repeat(3_000));
-        let terms = ["ebr".to_owned(), "zebra".to_owned()];
-        assert_eq!(first_match(&body, &terms), Some(2_044));
-    }
-
-    #[test]
-    fn a_match_across_a_chunk_edge_is_found() {
-        for filler in ["x", "é"] {
-            for at in 2_030..2_060 {
-                let mut body = filler.repeat(at / filler.len());
-                let at = body.len();
-                body.push_str("ZEBRA");
-                body.push_str(&"y".repeat(3_000));
-                assert_eq!(
-                    first_match(&body, &["zebra".to_owned()]),
-                    Some(at),
-                    "{filler} {at}"
-                );
-            }
-        }
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
-        /// Reading in chunks finds the same first match as lowercasing the whole body, also
-        /// for matches across a chunk edge and after multi-byte characters.
-        #[test]
-        fn first_match_in_chunks_equals_a_whole_body_search(
-            // Mostly filler, so that the first match often lies past the first chunk.
-            words in proptest::collection::vec(
-                proptest::prop_oneof![
-                    40 => "x{1,60}",
-                    4 => "( |\n|é)",
-                    1 => "(zebra|Zebra|ZEBRA|gnu)",
-                ],
-                0..700,
-            ),
-            terms in proptest::collection::vec("(zebra|gnu|ebr|absent|é)", 1..3),
-        ) {
-            let body: String = words.concat();
-            let whole = body.to_ascii_lowercase();
-            let expected = terms.iter().filter_map(|t| whole.find(t.as_str())).min();
-            proptest::prop_assert_eq!(first_match(&body, &terms), expected);
-        }
-    }
 }

@@ -134,3 +134,17 @@ pub struct DocPage {
     /// Where to continue when the document did not fit, else None.
     pub next_section: Option<usize>,
 }
+
+/// How search orders sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranker {
+    /// The first ranker: BM25 over sections with small additive field boosts.
+    Legacy,
+    /// Document- and section-level BM25F evidence together.
+    Lexical,
+    /// Documents by the similarity of their embedding to the query's (sections chosen
+    /// lexically); lexical when no model or vectors are there.
+    Semantic,
+    /// The lexical and semantic rankings of documents fused; lexical without a model.
+    Hybrid,
+}

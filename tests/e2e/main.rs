@@ -10,6 +10,7 @@ mod faults_input;
 mod faults_store;
 mod first_hour;
 mod http;
+mod hybrid;
 mod multiprocess;
 mod node_clients;
 mod python_sdk;

@@ -268,6 +268,15 @@ impl Problem {
                     &format!("ask the server's operator to run `{command}`"),
                 )
             }
+            DocsError::Embedding(_) => {
+                tracing::error!(error = %err, "the embedding model failed during a sync");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code,
+                    "the text index is up to date but some document vectors are missing, so search is partly lexical",
+                    "sync again; if it keeps failing, ask the server's operator to check the model (`docward model status`)",
+                )
+            }
             DocsError::Index(_) | DocsError::Io { .. } | DocsError::Corrupt(_) => {
                 Problem::internal(err)
             }
