@@ -201,7 +201,8 @@ impl Baseline {
                     .iter()
                     .filter_map(|w| Some((counts.get(w)?, self.doc_freq.get(w)?)))
                     .map(|(&tf, &df)| {
-                        let idf = (1.0 + (total - f64::from(df) + 0.5) / (f64::from(df) + 0.5)).ln();
+                        let idf =
+                            (1.0 + (total - f64::from(df) + 0.5) / (f64::from(df) + 0.5)).ln();
                         let tf = f64::from(tf);
                         idf * tf * (K1 + 1.0) / (tf + norm)
                     })
@@ -211,7 +212,11 @@ impl Baseline {
             .filter(|(s, _)| *s > 0.0)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().take(n).map(|(_, id)| id.clone()).collect()
+        scored
+            .into_iter()
+            .take(n)
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 
     fn rank(&self, query: &str, n: usize) -> Vec<DocId> {

@@ -64,6 +64,9 @@ pub struct Applied {
     pub to_embed: Vec<(String, Vec<String>)>,
 }
 
+/// What became of a file, and the texts to embed for it when its vectors are wanted.
+type Processed = (Outcome, Option<Vec<String>>);
+
 /// Which unchanged files still need a vector (`None`: embeddings are off).
 pub type WantsVector<'a> = Option<&'a (dyn Fn(&str) -> bool + Sync)>;
 
@@ -80,8 +83,7 @@ pub fn apply(
     wants_vector: WantsVector<'_>,
 ) -> Result<Applied> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, (Outcome, Option<Vec<String>>))>> =
-        Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<(usize, Processed)>> = Mutex::new(Vec::with_capacity(files.len()));
     let first_error: Mutex<Option<DocsError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..PARSE_THREADS {
@@ -169,7 +171,7 @@ fn process(
     file: &SourceFile,
     old: Option<&FileEntry>,
     wants_vector: WantsVector<'_>,
-) -> Result<(Outcome, Option<Vec<String>>)> {
+) -> Result<Processed> {
     let loaded = match ingest::load(file) {
         Ok(l) => l,
         Err(reason) => return Ok((Outcome::Skipped(reason), None)),

@@ -79,8 +79,8 @@ pub(super) fn search(
         // The model embeds the question on another thread while the text index is searched:
         // the two take about the same time.
         let (semantic, evidence) = std::thread::scope(|scope| {
-            let semantic = wants_semantic
-                .then(|| scope.spawn(|| semantic_ranking(lib, query, repo)));
+            let semantic =
+                wants_semantic.then(|| scope.spawn(|| semantic_ranking(lib, query, repo)));
             let evidence = rank::gather(lib, &searcher, docs.as_ref(), sections.as_ref());
             let semantic = match semantic.map(|handle| handle.join()) {
                 Some(Ok(found)) => found,

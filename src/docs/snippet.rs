@@ -15,9 +15,9 @@ const STOP_WORDS: &[&str] = &[
     "been", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "for", "from",
     "get", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "make", "me",
     "my", "no", "not", "of", "on", "one", "or", "our", "should", "so", "some", "such", "than",
-    "that", "the", "their", "them", "then",
-    "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what", "when",
-    "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
+    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "us",
+    "was", "we", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with",
+    "would", "you", "your",
 ];
 
 /// Bytes of a section looked at for a snippet: sections are at most 8 KiB, split at blocks.

@@ -104,7 +104,10 @@ pub fn document_texts(parsed: &ParsedDoc, path_words: &str) -> Vec<String> {
         // The section's own heading line is in the trail already.
         let body = parsed.section_text(i);
         let body = match body.trim_start().strip_prefix('#') {
-            Some(_) => body.trim_start().split_once('\n').map_or("", |(_, rest)| rest),
+            Some(_) => body
+                .trim_start()
+                .split_once('\n')
+                .map_or("", |(_, rest)| rest),
             None => body,
         };
         push_words(&mut out, body, SECTION_TEXT);
