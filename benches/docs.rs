@@ -122,6 +122,8 @@ fn percentiles(lib: &Library, n: usize) {
 }
 
 fn main() {
+    // SAFETY: the first statement of main; no other thread exists yet.
+    unsafe { docward::docs::embed::fix_thread_count() };
     let (corpus, _synthetic_guard) = corpus_dir();
     let repos = common::corpus_repos(&corpus);
     let lib_dir = tempfile::tempdir().expect("temp library dir");

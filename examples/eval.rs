@@ -313,6 +313,8 @@ impl Sum {
 }
 
 fn main() {
+    // SAFETY: the first statement of main; no other thread exists yet.
+    unsafe { docward::docs::embed::fix_thread_count() };
     let args = match parse_args() {
         Ok(a) => a,
         Err(msg) => {

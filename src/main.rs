@@ -7,6 +7,8 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    // SAFETY: the first statement of main; no other thread exists yet.
+    unsafe { docward::docs::embed::fix_thread_count() };
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

@@ -128,7 +128,7 @@ impl DocServer {
     }
 
     #[tool(
-        description = "Search the documentation of this organisation's repositories. Returns the best-matching sections, each with repo, path, title, heading trail and a snippet (matched words in **bold**); a section whose text appears in several places (versions, renderings) comes once, listing the other places. Use get_doc with a result's repo and path to read the whole document. Matching is by words (with stemming), not meaning: if the results miss, search again with the terms the documentation itself would use (e.g. \"opt-level strip\" rather than \"smaller binary\"), and pass repo when you know which repository answers.",
+        description = "Search the documentation of this organisation's repositories. Returns the best-matching sections, each with repo, path, title, heading trail and a snippet (matched words in **bold**); a section whose text appears in several places (versions, renderings) comes once, listing the other places. Use get_doc with a result's repo and path to read the whole document. Matching is by words (with stemming) and, when the server has its embedding model, by meaning too; if the results miss, search again with the terms the documentation itself would use (e.g. \"opt-level strip\" rather than \"smaller binary\"), and pass repo when you know which repository answers.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search(
