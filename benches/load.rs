@@ -35,7 +35,8 @@
 //! (or the intended quota refusals of scenario C) is counted and reported as an error.
 //!
 //! Run: `cargo bench --bench load` (Linux: reads `/proc`). `DOCWARD_LOAD_ONLY=a,b,c,corpus`
-//! runs a subset; `LD_PRELOAD`, if set, is passed on to the docward processes (for experiments).
+//! runs a subset; `LD_PRELOAD`, if set, is passed on to the docward processes (for experiments),
+//! and so are `DOCWARD_MODEL_DIR` (hybrid search under load) and `DOCWARD_NO_EMBEDDINGS`.
 
 mod common;
 
@@ -726,6 +727,12 @@ impl DataDir {
         // Kept for experiments, e.g. a shim that sets socket options on the server's sockets.
         if let Some(preload) = std::env::var_os("LD_PRELOAD") {
             cmd.env("LD_PRELOAD", preload);
+        }
+        // Hybrid search under load: the embedding model's folder, or lexical only.
+        for name in ["DOCWARD_MODEL_DIR", "DOCWARD_NO_EMBEDDINGS"] {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
         }
         cmd
     }

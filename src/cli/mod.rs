@@ -43,7 +43,12 @@ pub struct Cli {
     model_dir: Option<PathBuf>,
 
     /// Lexical search only: no model is loaded and no vectors are computed
-    #[arg(long, global = true, env = "DOCWARD_NO_EMBEDDINGS")]
+    #[arg(
+        long,
+        global = true,
+        env = "DOCWARD_NO_EMBEDDINGS",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     no_embeddings: bool,
 
     #[command(subcommand)]

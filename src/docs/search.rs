@@ -75,7 +75,8 @@ pub(super) fn search(
         top_sections(&searcher, &lib.columns, parse(&lib.parser).as_ref(), limit)?
     } else {
         let (docs, sections) = (parse(&lib.doc_parser), parse(&lib.section_parser));
-        let wants_semantic = matches!(ranker, Ranker::Semantic | Ranker::Hybrid);
+        let wants_semantic =
+            matches!(ranker, Ranker::Semantic | Ranker::Hybrid) && lib.embedder().is_some();
         // The model embeds the question on another thread while the text index is searched:
         // the two take about the same time.
         let (semantic, evidence) = std::thread::scope(|scope| {

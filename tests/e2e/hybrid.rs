@@ -102,6 +102,26 @@ async fn the_server_answers_a_paraphrase_from_the_vectors_and_lexical_mode_canno
     let result = call(&session, "search", json!({ "query": "yeast dough" })).await;
     assert!(text(&result).contains("bread.md"), "{}", text(&result));
     session.cancel().await.unwrap();
+
+    // The environment switch, as an operator's service file would set it: "1" is on, "0" off.
+    let search = |switch: &str| {
+        dir.cmd(&[
+            "search",
+            QUESTION,
+            "--tenant",
+            "acme",
+            "--env",
+            "test",
+            "--model-dir",
+            model,
+        ])
+        .env("DOCWARD_NO_EMBEDDINGS", switch)
+        .run()
+    };
+    let lexical = search("1");
+    assert!(!lexical.stdout().contains("bread.md"), "{}", lexical.dump());
+    let hybrid = search("0");
+    assert!(hybrid.stdout().contains("bread.md"), "{}", hybrid.dump());
 }
 
 #[test]
