@@ -956,15 +956,23 @@ fn semantic_sample(root: &Path) {
     );
 }
 
-#[test]
-fn hybrid_search_finds_a_page_that_shares_no_word_with_the_question() {
-    let Some(model) = test_model() else { return };
+/// The semantic sample in a temp folder and an empty library using `model`.
+fn semantic_library(
+    model: std::sync::Arc<embed::Embedder>,
+) -> (tempfile::TempDir, tempfile::TempDir, Library) {
     let src = tempfile::tempdir().unwrap();
     semantic_sample(src.path());
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path())
         .unwrap()
         .with_embedder(Some(model));
+    (src, lib_dir, lib)
+}
+
+#[test]
+fn hybrid_search_finds_a_page_that_shares_no_word_with_the_question() {
+    let Some(model) = test_model() else { return };
+    let (src, lib_dir, lib) = semantic_library(model);
     lib.add_repo("docs", src.path(), &NoProgress).unwrap();
     assert_eq!(lib.vector_count(), 3);
     assert!(lib_dir.path().join(embed::store::FILE).is_file());
@@ -986,12 +994,7 @@ fn hybrid_search_finds_a_page_that_shares_no_word_with_the_question() {
 #[test]
 fn a_sync_embeds_only_the_documents_that_changed_and_drops_removed_ones() {
     let Some(model) = test_model() else { return };
-    let src = tempfile::tempdir().unwrap();
-    semantic_sample(src.path());
-    let lib_dir = tempfile::tempdir().unwrap();
-    let lib = Library::open(lib_dir.path())
-        .unwrap()
-        .with_embedder(Some(model));
+    let (src, _lib_dir, lib) = semantic_library(model);
     let steps = Steps::default();
     lib.add_repo("docs", src.path(), &steps).unwrap();
     // 3 files read, 3 documents embedded.

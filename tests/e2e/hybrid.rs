@@ -56,16 +56,8 @@ fn pages(dir: &TestDir) {
     );
 }
 
-const QUESTION: &str = "how can I make my own bakery-style pastry at home";
-
-#[tokio::test]
-async fn the_server_answers_a_paraphrase_from_the_vectors_and_lexical_mode_cannot() {
-    let Some(model) = model_dir() else { return };
-    let model = model.to_str().unwrap();
-    let dir = TestDir::new();
-    dir.cmd(&["tenant", "create", "acme", "--plan", "pro"])
-        .run();
-    pages(&dir);
+/// `repo add` of the kitchen pages as repo `kitchen` of acme/test, with `--model-dir model`.
+fn add_kitchen(dir: &TestDir, model: &str) -> crate::util::TestCommand {
     let source = dir.path().join("kitchen");
     dir.cmd(&[
         "repo",
@@ -80,7 +72,19 @@ async fn the_server_answers_a_paraphrase_from_the_vectors_and_lexical_mode_canno
         "--model-dir",
         model,
     ])
-    .run();
+}
+
+const QUESTION: &str = "how can I make my own bakery-style pastry at home";
+
+#[tokio::test]
+async fn the_server_answers_a_paraphrase_from_the_vectors_and_lexical_mode_cannot() {
+    let Some(model) = model_dir() else { return };
+    let model = model.to_str().unwrap();
+    let dir = TestDir::new();
+    dir.cmd(&["tenant", "create", "acme", "--plan", "pro"])
+        .run();
+    pages(&dir);
+    add_kitchen(&dir, model).run();
     let vectors = dir.data_dir().join("docs/acme/test/vectors.bin");
     assert!(vectors.is_file(), "no vectors beside the index");
     let key = dir.key("acme", "test", &["mcp:search"]);
@@ -139,20 +143,7 @@ fn a_missing_model_is_explained_and_search_stays_lexical() {
         "{}",
         ran.dump()
     );
-    let source = dir.path().join("kitchen");
-    let ran = dir
-        .cmd(&[
-            "repo",
-            "add",
-            source.to_str().unwrap(),
-            "--tenant",
-            "acme",
-            "--env",
-            "test",
-            "--model-dir",
-            nowhere.to_str().unwrap(),
-        ])
-        .run();
+    let ran = add_kitchen(&dir, nowhere.to_str().unwrap()).run();
     assert!(
         ran.stderr().contains("search stays lexical"),
         "{}",
