@@ -50,7 +50,15 @@ fn fetch(dir: &Path) -> Result<ExitCode> {
         eprintln!("fetching {url}");
         let status = Command::new("curl")
             .args(["--fail", "--location", "--silent", "--show-error"])
-            .args(["--connect-timeout", "20", "--output"])
+            .args([
+                "--connect-timeout",
+                "20",
+                "--proto",
+                "=https",
+                "--proto-redir",
+                "=https",
+                "--output",
+            ])
             .arg(&part)
             .arg(&url)
             .status();

@@ -290,6 +290,18 @@ impl Library {
         writer.commit()?;
         finish_writer(writer)?;
         skipped.extend(applied.skipped);
+        let stale: std::collections::HashSet<u64> = trusted
+            .files
+            .iter()
+            .filter(|(rel, old)| {
+                applied
+                    .files
+                    .get(*rel)
+                    .is_none_or(|new| new.hash != old.hash)
+            })
+            .map(|(rel, _)| schema::doc_id(&manifest.name, rel))
+            .collect();
+        self.vectors.forget_docs(&manifest.name, &stale)?;
         manifest.files = applied.files;
         manifest.indexed_at = manifest::now();
         manifest::save(&self.dir, &manifest)?;

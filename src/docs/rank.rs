@@ -138,13 +138,22 @@ pub(super) fn with_semantic(
     section_query: &dyn Query,
     semantic: &[(u64, f32)],
     fuse: bool,
+    has_vector: &dyn Fn(u64) -> bool,
 ) -> Result<Vec<(Score, DocAddress)>> {
     let params = tuning::params();
     let order: Vec<(u64, Score)> = if fuse {
         let lexical = evidence.doc_ranking(&params);
         let mut fused: HashMap<u64, Score> = HashMap::new();
         for (rank, (id, _)) in lexical.iter().enumerate() {
-            *fused.entry(*id).or_default() += 1.0 / (params.rrf_k + rank as f32 + 1.0);
+            // A document without vectors (its repo was indexed before the model came, or its
+            // embedding failed) is given its lexical rank as its semantic one, so that it
+            // competes with documents that have both on even terms.
+            let share = if has_vector(*id) {
+                1.0
+            } else {
+                1.0 + params.semantic_weight
+            };
+            *fused.entry(*id).or_default() += share / (params.rrf_k + rank as f32 + 1.0);
         }
         for (rank, (id, _)) in semantic.iter().enumerate() {
             *fused.entry(*id).or_default() +=
@@ -166,6 +175,9 @@ pub(super) fn with_semantic(
     Ok(evidence.sections_for(order, params.next_section_decay))
 }
 
+/// Sections looked up for a document that only the semantic ranking found.
+const SECTIONS_OF_MISSING: usize = 4;
+
 /// Documents of a fused ranking that get sections (the answer shows at most 20 hits).
 const SHOWN_DOCS: usize = 40;
 
@@ -182,29 +194,29 @@ impl Evidence {
         if ids.is_empty() {
             return Ok(());
         }
-        let docs: Vec<Box<dyn Query>> = ids
-            .iter()
-            .map(|&id| -> Box<dyn Query> {
-                Box::new(ConstScoreQuery::new(
-                    Box::new(TermQuery::new(
-                        Term::from_field_u64(lib.fields.doc_id, id),
-                        IndexRecordOption::Basic,
-                    )),
-                    0.0,
-                ))
-            })
-            .collect();
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(BooleanQuery::union(docs))),
-            (Occur::Should, section_query.box_clone()),
-        ]);
-        let top = searcher.search(&query, &TopDocs::with_limit(ids.len() * 8).order_by_score())?;
-        for (score, addr) in top {
-            let id = lib.columns.doc_id(searcher, addr)?;
+        // One query per document: in a single query over all of them, sections that the
+        // question does not match all score 0, and the earliest documents of the index would
+        // take every place.
+        for &id in ids {
+            let query = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(TermQuery::new(
+                            Term::from_field_u64(lib.fields.doc_id, id),
+                            IndexRecordOption::Basic,
+                        )),
+                        0.0,
+                    )) as Box<dyn Query>,
+                ),
+                (Occur::Should, section_query.box_clone()),
+            ]);
+            let top = searcher.search(
+                &query,
+                &TopDocs::with_limit(SECTIONS_OF_MISSING).order_by_score(),
+            )?;
             let entry = self.docs.entry(id).or_default();
-            if entry.sections.len() < 4 {
-                entry.sections.push((score, addr));
-            }
+            entry.sections.extend(top);
         }
         Ok(())
     }

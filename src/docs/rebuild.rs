@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::embed::store as vectors;
 use super::error::{DocsError, Result};
 use super::library::Library;
 use super::lock;
@@ -96,6 +97,12 @@ pub fn rebuild(dir: &Path, progress: &dyn Progress) -> Result<RebuildReport> {
             }
         }
     }
+    // The rebuilt library's vectors replace the old ones, which may be stale for files that
+    // changed since they were computed; without a model that is an empty set (the next sync
+    // with one embeds every document).
+    if !staging.join(vectors::FILE).exists() {
+        vectors::Vectors::default().save(&staging)?;
+    }
     write_file(&staging.join(COMPLETE))?;
     repair(dir)?;
     for name in &report.lost {
@@ -132,6 +139,10 @@ fn repair(dir: &Path) -> Result<()> {
             if let Some(m) = manifest::load(&staging, &name)? {
                 manifest::save(dir, &m)?;
             }
+        }
+        // Present until moved once, so a repair run again after a crash moves nothing twice.
+        if staging.join(vectors::FILE).exists() {
+            rename(&staging.join(vectors::FILE), &dir.join(vectors::FILE))?;
         }
     } else if !index.exists() && old.join("index").exists() {
         // Interrupted before the new index was complete: put the old one back.

@@ -12,6 +12,7 @@ use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, Score, Searcher, TantivyDocument, Term};
 
+use super::embed::store::Vectors;
 use super::error::{DocsError, Result};
 use super::library::Library;
 use super::rank;
@@ -85,20 +86,24 @@ pub(super) fn search(
             let evidence = rank::gather(lib, &searcher, docs.as_ref(), sections.as_ref());
             let semantic = match semantic.map(|handle| handle.join()) {
                 Some(Ok(found)) => found,
-                Some(Err(_)) => Err(DocsError::Embedding("the model's thread panicked".into())),
+                Some(Err(_)) => {
+                    tracing::error!("the embedding thread panicked; answering from the text index");
+                    Ok(None)
+                }
                 None => Ok(None),
             };
             (semantic, evidence)
         });
         let (semantic, evidence) = (semantic?, evidence?);
         let ranked = match &semantic {
-            Some(near) => rank::with_semantic(
+            Some((near, vectors)) => rank::with_semantic(
                 lib,
                 &searcher,
                 evidence,
                 sections.as_ref(),
                 near,
                 ranker == Ranker::Hybrid,
+                &|id| vectors.entries.contains_key(&id),
             )?,
             None => rank::lexical(evidence),
         };
@@ -150,12 +155,16 @@ pub(super) fn search(
     Ok(hits)
 }
 
-/// Documents semantically nearest the query, best first; `None` without a model or vectors.
+/// Document ids with their cosine similarity, best first, and the vectors they came from.
+type SemanticRanking = (Vec<(u64, f32)>, Arc<Vectors>);
+
+/// Documents semantically nearest the query, best first, with the vectors they came from;
+/// `None` without a model or vectors.
 fn semantic_ranking(
     lib: &Library,
     query: &str,
     repo: Option<&str>,
-) -> Result<Option<Vec<(u64, f32)>>> {
+) -> Result<Option<SemanticRanking>> {
     let Some(embedder) = lib.embedder() else {
         return Ok(None);
     };
@@ -171,7 +180,8 @@ fn semantic_ranking(
             return Ok(None);
         }
     };
-    Ok(Some(vectors.nearest(&vector, repo, SEMANTIC_CANDIDATES)))
+    let near = vectors.nearest(&vector, repo, SEMANTIC_CANDIDATES);
+    Ok(Some((near, vectors)))
 }
 
 /// Documents taken from the semantic ranking.

@@ -84,10 +84,6 @@ impl Snippets {
 
     /// The sum of the weights of the distinct query stems in `sentence`.
     fn weight(&mut self, sentence: &str) -> f32 {
-        let lower = sentence.to_lowercase();
-        if !self.stems.keys().any(|s| lower.contains(s.as_str())) {
-            return 0.0;
-        }
         let mut seen: Vec<&str> = Vec::new();
         let mut total = 0.0;
         let mut stream = self.analyzer.token_stream(sentence);

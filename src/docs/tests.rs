@@ -1052,3 +1052,44 @@ fn a_missing_model_says_how_to_get_one() {
     assert!(err.contains("--model-dir"), "{err}");
     assert!(err.contains("config.json"), "{err}");
 }
+
+#[test]
+fn a_sync_without_the_model_drops_the_vectors_of_changed_files_and_the_next_one_embeds_them() {
+    let Some(model) = test_model() else { return };
+    let (src, lib_dir, lib) = semantic_library(model);
+    lib.add_repo("docs", src.path(), &NoProgress).unwrap();
+    let before = lib.vectors.current();
+    assert_eq!(before.entries.len(), 3);
+    write(
+        src.path(),
+        "bread.md",
+        "# Baking\n\nRye bread needs a sourdough starter and a long, cool proof.\n",
+    );
+    // Embeddings off (or the model missing on this host): the changed page loses its vector
+    // instead of keeping one of text that is gone.
+    let plain = Library::open(lib_dir.path()).unwrap().with_embedder(None);
+    plain.sync_repo("docs", &NoProgress).unwrap();
+    assert_eq!(plain.vector_count(), 2);
+    // The next sync with the model embeds it again, although its text is unchanged since.
+    lib.sync_repo("docs", &NoProgress).unwrap();
+    let after = lib.vectors.current();
+    assert_eq!(after.entries.len(), 3);
+    let id = schema::doc_id("docs", "bread.md");
+    assert_ne!(after.entries[&id].vectors, before.entries[&id].vectors);
+}
+
+#[test]
+fn a_rebuild_replaces_the_vectors_so_that_none_outlives_its_text() {
+    let Some(model) = test_model() else { return };
+    let (src, lib_dir, lib) = semantic_library(model);
+    lib.add_repo("docs", src.path(), &NoProgress).unwrap();
+    assert_eq!(lib.vector_count(), 3);
+    write(src.path(), "bread.md", "# Baking\n\nNow about rye.\n");
+    drop(lib);
+    // This process has no model configured, so the rebuilt library has no vectors: the old
+    // ones, stale for bread.md, must not survive under manifests that call it current.
+    rebuild(lib_dir.path(), &NoProgress).unwrap();
+    let reopened = Library::open(lib_dir.path()).unwrap().with_embedder(None);
+    assert_eq!(reopened.vector_count(), 0);
+    assert!(!lib_dir.path().join(".rebuild").exists());
+}

@@ -13,13 +13,23 @@ use super::error::{DocsError, Result};
 use super::schema;
 use super::types::Progress;
 
+/// What tells one version of the file from another: its modification time, length and inode
+/// (a rename replaces the inode, so two saves within one clock tick still differ).
+type Stamp = (SystemTime, u64, u64);
+
+fn stamp(dir: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir.join(store::FILE)).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
 /// Documents embedded per model call while indexing.
 const CHUNK: usize = 64;
 
 /// The vectors of one library and when their file was last read.
 pub(super) struct Shelf {
     dir: PathBuf,
-    state: RwLock<(Arc<Vectors>, Option<SystemTime>)>,
+    state: RwLock<(Arc<Vectors>, Option<Stamp>)>,
 }
 
 impl Shelf {
@@ -33,9 +43,7 @@ impl Shelf {
 
     /// The vectors as on disk now (re-read only when the file changed).
     pub fn current(&self) -> Arc<Vectors> {
-        let stamp = std::fs::metadata(self.dir.join(store::FILE))
-            .and_then(|m| m.modified())
-            .ok();
+        let stamp = stamp(&self.dir);
         if let Ok(state) = self.state.read()
             && state.1 == stamp
         {
@@ -66,7 +74,13 @@ impl Shelf {
         listed: &HashSet<u64>,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let mut vectors = (*self.current()).clone();
+        // Read from disk, not the cache: a failed read must not be saved as "no vectors".
+        let mut vectors = Vectors::load(&self.dir)?;
+        // Vectors of another model's size cannot be compared with this one's.
+        let dim = embedder.dim();
+        vectors
+            .entries
+            .retain(|_, e| e.vectors.iter().all(|v| v.len() == dim));
         let mut todo = Vec::new();
         for (rel, texts) in texts {
             let id = schema::doc_id(repo, &rel);
@@ -82,8 +96,8 @@ impl Shelf {
         vectors
             .entries
             .retain(|id, e| e.repo != repo || listed.contains(id));
-        let mut changed = before != vectors.entries.len();
-        vectors.dim = embedder.dim();
+        let mut changed = before != vectors.entries.len() || vectors.dim != dim;
+        vectors.dim = dim;
         let mut outcome = Ok(());
         for chunk in todo.chunks(CHUNK) {
             let batch: Vec<&str> = chunk
@@ -120,9 +134,26 @@ impl Shelf {
 
     /// Drops every vector of `repo` and saves.
     pub fn forget_repo(&self, repo: &str) -> Result<()> {
-        let mut vectors = (*self.current()).clone();
+        self.forget(|_, e| e.repo == repo)
+    }
+
+    /// Drops the vectors of the documents `ids` of `repo` (changed or removed files) and
+    /// saves. Done before the repo's manifest records the new files, without the model: a
+    /// vector then never outlives its text, even when the sync that changed the text ends
+    /// before embedding (interrupted, model failed, run with embeddings off).
+    pub fn forget_docs(&self, repo: &str, ids: &HashSet<u64>) -> Result<()> {
+        if ids.is_empty() || !self.dir.join(store::FILE).exists() {
+            return Ok(());
+        }
+        self.forget(|id, e| e.repo == repo && ids.contains(id))
+    }
+
+    /// Drops the entries `drop` picks, reading the file itself (a failed read is an error,
+    /// never an empty set that would be saved over the others).
+    fn forget(&self, drop: impl Fn(&u64, &Entry) -> bool) -> Result<()> {
+        let mut vectors = Vectors::load(&self.dir)?;
         let before = vectors.entries.len();
-        vectors.entries.retain(|_, e| e.repo != repo);
+        vectors.entries.retain(|id, e| !drop(id, e));
         if before != vectors.entries.len() {
             vectors.save(&self.dir)?;
         }

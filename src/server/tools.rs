@@ -138,10 +138,24 @@ impl DocServer {
     ) -> Result<CallToolResult, McpError> {
         let p = &admission.principal;
         let limit = args.limit.unwrap_or(5).clamp(1, 20) as usize;
-        let outcome = self
-            .libraries()
-            .get(&p.tenant, p.env)
-            .and_then(|lib| lib.search(&args.query, args.repo.as_deref(), limit));
+        // Off the async workers: a search with the embedding model takes milliseconds of CPU.
+        let state = std::sync::Arc::clone(&self.state);
+        let (tenant, env) = (p.tenant.clone(), p.env);
+        let (query, repo) = (args.query.clone(), args.repo.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            state
+                .libraries
+                .get(&tenant, env)
+                .and_then(|lib| lib.search(&query, repo.as_deref(), limit))
+        })
+        .await;
+        let Ok(outcome) = outcome else {
+            tracing::error!("a search task panicked");
+            return Ok(tool_error(
+                "the search failed on the server; see its log".to_owned(),
+                "internal",
+            ));
+        };
         Ok(match outcome {
             Ok(hits) => tool_success(
                 render::search(&args.query, args.repo.as_deref(), &hits),
