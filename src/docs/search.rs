@@ -69,8 +69,13 @@ pub(super) fn search(
         return Ok(Vec::new());
     }
     let searcher = lib.reader.searcher();
+    // The old ranker is kept as it was, for comparison; the new ones match content words.
+    let words = match ranker {
+        Ranker::Legacy => sanitized.as_str().into(),
+        _ => super::snippet::content_words(&sanitized),
+    };
     let parse = |parser: &tantivy::query::QueryParser| {
-        in_repo(lib, parser.parse_query_lenient(&sanitized).0, repo)
+        in_repo(lib, parser.parse_query_lenient(&words).0, repo)
     };
     let picked = if ranker == Ranker::Legacy {
         top_sections(&searcher, &lib.columns, parse(&lib.parser).as_ref(), limit)?

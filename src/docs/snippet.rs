@@ -20,6 +20,32 @@ const STOP_WORDS: &[&str] = &[
     "would", "you", "your",
 ];
 
+/// The words that frame a question ("how do I", "what is the") and say nothing of its topic.
+/// In docs written in another voice they are rare, so BM25 weights them highly and a page that
+/// happens to quote a question wins. Negations, "why", "when" and the like carry meaning and
+/// stay.
+const QUESTION_WORDS: &[&str] = &[
+    "a", "an", "are", "can", "could", "did", "do", "does", "how", "i", "is", "me", "my", "should",
+    "the", "what", "which", "would",
+];
+
+/// `query` without its [`QUESTION_WORDS`]. Kept whole when it has a quoted phrase or nothing
+/// but such words.
+pub(super) fn content_words(query: &str) -> std::borrow::Cow<'_, str> {
+    if query.contains('"') {
+        return query.into();
+    }
+    let kept: Vec<&str> = query
+        .split_whitespace()
+        .filter(|w| !QUESTION_WORDS.contains(&w.to_lowercase().as_str()))
+        .collect();
+    if kept.is_empty() {
+        query.into()
+    } else {
+        kept.join(" ").into()
+    }
+}
+
 /// Bytes of a section looked at for a snippet: sections are at most 8 KiB, split at blocks.
 const MAX_SCAN: usize = 16 * 1024;
 
@@ -234,6 +260,18 @@ mod tests {
         let p = plain(text);
         assert!(!p.contains('|'), "{p}");
         assert!(p.contains("`-v` · verbose output"), "{p}");
+    }
+
+    #[test]
+    fn question_framing_words_leave_the_query_and_the_rest_stays() {
+        assert_eq!(
+            content_words("How do I revoke an API key"),
+            "revoke API key"
+        );
+        assert_eq!(content_words("why is it not running"), "why it not running");
+        // Nothing but framing words, or a phrase: the query as given.
+        assert_eq!(content_words("what is the"), "what is the");
+        assert_eq!(content_words("\"how do I\" page"), "\"how do I\" page");
     }
 
     #[test]
